@@ -1,0 +1,5 @@
+import sys
+
+from cryolab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,215 @@
+"""Lake Shore ``.340`` thermometer curves: parse, check, write, and convert R ↔ T in log R – log T.
+
+File layout (protocols.md §4): ``key: value`` header lines, a blank line, a column title line,
+then one ``<index> <units> <temperature K>`` row per breakpoint. Units depend on the data
+format: 3 = Ω, 4 = log10 Ω (the usual RuO₂ format), 5 = log10 Ω against log10 K.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: Data Format codes that describe a resistance (the others are diode voltages)
+RESISTANCE_FORMATS = {3: "Ohms/Kelvin", 4: "Log Ohms/Kelvin", 5: "Log Ohms/Log Kelvin"}
+MAX_BREAKPOINTS = 200  # a 372 user curve holds at most 200 points (372 manual, CRVPT)
+
+
+class CalibrationError(ValueError):
+    """A curve file that cryolab refuses, with the file and the line that is wrong."""
+
+
+@dataclass(frozen=True)
+class Curve340:
+    """A resistance thermometer calibration, stored sorted by increasing temperature."""
+
+    sensor_model: str
+    serial_number: str
+    data_format: int
+    setpoint_limit_K: float
+    coefficient: int  # 1 negative (RuO₂), 2 positive
+    T_K: np.ndarray
+    R_ohm: np.ndarray
+    source: str = "<curve>"
+
+    @property
+    def T_range_K(self) -> tuple[float, float]:
+        return float(self.T_K[0]), float(self.T_K[-1])
+
+    @property
+    def R_range_ohm(self) -> tuple[float, float]:
+        return float(self.R_ohm.min()), float(self.R_ohm.max())
+
+    def temperature_K(self, R_ohm):
+        """T for a resistance, interpolated linearly in log R – log T.
+
+        Outside the calibrated range the answer is NaN: extrapolating a RuO₂ curve is how a
+        sample ends up 'at' 5 mK, so the caller has to see that the reading is unusable.
+        """
+        logR = np.log(np.asarray(R_ohm, dtype=float))
+        # np.interp needs increasing x: RuO₂ resistance falls with T, so flip when needed.
+        xs, ys = np.log(self.R_ohm), np.log(self.T_K)
+        if xs[0] > xs[-1]:
+            xs, ys = xs[::-1], ys[::-1]
+        out = np.exp(np.interp(logR, xs, ys, left=np.nan, right=np.nan))
+        return float(out) if np.ndim(out) == 0 else out
+
+    def resistance_ohm(self, T_K):
+        """R for a temperature (the inverse interpolation, same log–log scheme)."""
+        logT = np.log(np.asarray(T_K, dtype=float))
+        out = np.exp(np.interp(logT, np.log(self.T_K), np.log(self.R_ohm),
+                               left=np.nan, right=np.nan))
+        return float(out) if np.ndim(out) == 0 else out
+
+
+_HEADER_KEYS = {
+    "sensor model": "sensor_model",
+    "serial number": "serial_number",
+    "data format": "data_format",
+    "setpoint limit": "setpoint_limit",
+    "temperature coefficient": "coefficient",
+    "number of breakpoints": "n_breakpoints",
+}
+_LEADING_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
+
+
+def _number(text: str, what: str, where: str) -> float:
+    m = _LEADING_NUMBER.match(text)
+    if not m:
+        raise CalibrationError(f"{where}: {what} should be a number, got {text.strip()!r}")
+    return float(m.group(1))
+
+
+def parse_340(text: str, source: str = "<string>") -> Curve340:
+    """Parse the text of a ``.340`` file; raise CalibrationError naming the bad line."""
+    header: dict[str, str] = {}
+    rows: list[tuple[int, float, float]] = []
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        where = f"{source}, line {lineno}"
+        if not line:
+            continue
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() in _HEADER_KEYS:
+            header[_HEADER_KEYS[key.strip().lower()]] = value.strip()
+            continue
+        fields = line.split()
+        if not fields[0][0].isdigit():
+            if rows:
+                raise CalibrationError(f"{where}: expected a data row, got {line!r}")
+            continue  # the column title line ("No. Units Temperature (K)")
+        if len(fields) < 3:
+            raise CalibrationError(
+                f"{where}: a data row needs '<index> <units> <temperature>', got {line!r}")
+        try:
+            index, units, temp = int(fields[0]), float(fields[1]), float(fields[2])
+        except ValueError:
+            raise CalibrationError(f"{where}: data row is not numeric: {line!r}") from None
+        if not (math.isfinite(units) and math.isfinite(temp)):
+            raise CalibrationError(f"{where}: data row holds a non-finite value: {line!r}")
+        rows.append((index, units, temp))
+
+    for key in ("data_format", "n_breakpoints"):
+        if key not in header:
+            label = next(k for k, v in _HEADER_KEYS.items() if v == key)
+            raise CalibrationError(f"{source}: header line '{label.title()}:' is missing")
+    fmt = int(_number(header["data_format"], "Data Format", source))
+    if fmt not in RESISTANCE_FORMATS:
+        raise CalibrationError(
+            f"{source}: Data Format {fmt} is not a resistance curve; cryolab reads "
+            + ", ".join(f"{k} ({v})" for k, v in RESISTANCE_FORMATS.items()))
+    n_declared = int(_number(header["n_breakpoints"], "Number of Breakpoints", source))
+    if len(rows) != n_declared:
+        raise CalibrationError(
+            f"{source}: header declares {n_declared} breakpoints but the file has {len(rows)}")
+    if len(rows) < 2:
+        raise CalibrationError(f"{source}: a curve needs at least 2 breakpoints")
+    if len(rows) > MAX_BREAKPOINTS:
+        raise CalibrationError(
+            f"{source}: {len(rows)} breakpoints; a Lake Shore curve holds at most "
+            f"{MAX_BREAKPOINTS}")
+
+    units = np.array([r[1] for r in rows])
+    temps = np.array([r[2] for r in rows])
+    if fmt == 5:
+        temps = 10.0**temps
+    if np.any(temps <= 0):
+        bad = int(np.argmax(temps <= 0))
+        raise CalibrationError(
+            f"{source}: breakpoint {rows[bad][0]} has temperature {rows[bad][2]} K (must be > 0)")
+    R = 10.0**units if fmt in (4, 5) else units
+    if fmt == 3 and np.any(R <= 0):
+        bad = int(np.argmax(R <= 0))
+        raise CalibrationError(
+            f"{source}: breakpoint {rows[bad][0]} has resistance {rows[bad][1]} Ω (must be > 0)")
+    order = np.argsort(temps)
+    T_sorted, R_sorted = temps[order], R[order]
+    for name, arr in (("temperatures", T_sorted), ("units", R_sorted)):
+        d = np.diff(arr)
+        bad = np.flatnonzero((d == 0) | (np.sign(d) != np.sign(d[0])))
+        if bad.size:
+            i = int(bad[0])
+            raise CalibrationError(
+                f"{source}: {name} are not strictly monotonic (around breakpoint "
+                f"{rows[order[i + 1]][0]}); a thermometer curve must be one-to-one")
+    coefficient = int(_number(header.get("coefficient", "1"), "Temperature coefficient", source))
+    actual = 1 if R_sorted[-1] < R_sorted[0] else 2
+    if coefficient not in (1, 2) or coefficient != actual:
+        word = {1: "negative", 2: "positive"}
+        raise CalibrationError(
+            f"{source}: Temperature coefficient says {coefficient} "
+            f"({word.get(coefficient, 'unknown')}) but the data are {word[actual]}")
+    limit = _number(header["setpoint_limit"], "SetPoint Limit", source) \
+        if "setpoint_limit" in header else float(T_sorted[-1])
+    return Curve340(
+        sensor_model=header.get("sensor_model", ""),
+        serial_number=header.get("serial_number", ""),
+        data_format=fmt,
+        setpoint_limit_K=limit,
+        coefficient=coefficient,
+        T_K=T_sorted,
+        R_ohm=R_sorted,
+        source=source,
+    )
+
+
+def load_340(path: str | Path) -> Curve340:
+    """Read and parse a ``.340`` file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise CalibrationError(f"{path}: not a text file") from None
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot read calibration ({exc.strerror})") from None
+    return parse_340(text, source=str(path))
+
+
+def format_340(curve_T_K, curve_R_ohm, sensor_model: str = "RuO2", serial_number: str = "",
+               setpoint_limit_K: float | None = None) -> str:
+    """A ``.340`` text (format 4, log10 Ω) for breakpoints, hottest first as published."""
+    T = np.asarray(curve_T_K, dtype=float)
+    R = np.asarray(curve_R_ohm, dtype=float)
+    order = np.argsort(T)[::-1]
+    T, R = T[order], R[order]
+    coefficient = 1 if R[0] < R[-1] else 2
+    limit = float(T[0]) if setpoint_limit_K is None else setpoint_limit_K
+    lines = [
+        f"Sensor Model:   {sensor_model}",
+        f"Serial Number:  {serial_number}",
+        "Data Format:    4      (Log Ohms/Kelvin)",
+        f"SetPoint Limit: {limit:.3f}      (Kelvin)",
+        f"Temperature coefficient:  {coefficient} "
+        f"({'Negative' if coefficient == 1 else 'Positive'})",
+        f"Number of Breakpoints:   {len(T)}",
+        "",
+        "No.   Units      Temperature (K)",
+        "",
+    ]
+    rows = enumerate(zip(R, T, strict=True), start=1)
+    lines += [f"{i:3d}  {np.log10(r):.7f}  {t:.7g}" for i, (r, t) in rows]
+    return "\r\n".join(lines) + "\r\n"
