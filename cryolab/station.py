@@ -1,0 +1,325 @@
+"""The station file (what is wired to what, and the limits never to exceed) and its drivers.
+
+A station file is YAML validated by the models below: unknown keys and out-of-range values are
+refused with the key path. :func:`connect` opens the drivers and narrows each one's accepted
+values to the station's limits, so a limit holds in the driver even if a caller skips validation.
+A simulated station ships with the package (``cryolab/data/sim_station.yaml``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from cryolab.calibration import CalibrationError, Curve340, load_340
+from cryolab.inputs import InputError, read_yaml_mapping, validation_problems
+from instruments.adapter import ConfirmingAdapter
+from instruments.ami_430 import AMI430
+from instruments.bias import CurrentBias
+from instruments.lakeshore_372 import LakeShore372, LS372Input
+from instruments.limits import Span
+from instruments.srs_sr830 import SR830
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Channel = Literal["A", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InstrumentConfig(_Strict):
+    resource: str = Field(min_length=1)
+    timeout_ms: int = Field(2000, ge=10, le=120_000)
+    visa_library: str = "@py"  # pyvisa-py; "" for the system VISA (GPIB hardware)
+
+
+class LockinConfig(InstrumentConfig):
+    model: Literal["SR830"] = "SR830"
+
+
+class HeaterRangeStep(_Strict):
+    up_to_K: Positive
+    range: int = Field(ge=1, le=8)
+
+
+class BridgeConfig(InstrumentConfig):
+    model: Literal["LS372"] = "LS372"
+    mc_channel: Channel = 1
+    sample_channel: Channel = 2
+    heater_resistance_ohm: Positive = 120.0
+    #: which heater range serves setpoints up to which temperature (ascending)
+    heater_ranges: list[HeaterRangeStep] = Field(min_length=1)
+    #: the MC thermometer's curve if the 372 has none loaded for it (else KRDG? is used)
+    mc_calibration: str | None = None
+
+    @field_validator("sample_channel")
+    @classmethod
+    def _distinct_channels(cls, channel: object, info: ValidationInfo) -> object:
+        if channel == info.data.get("mc_channel"):
+            raise ValueError(f"must differ from mc_channel ({channel})")
+        return channel
+
+    @field_validator("heater_ranges")
+    @classmethod
+    def _ascending(cls, steps: list[HeaterRangeStep]) -> list[HeaterRangeStep]:
+        temps = [s.up_to_K for s in steps]
+        if temps != sorted(set(temps)):
+            raise ValueError("must be in strictly ascending up_to_K order")
+        return steps
+
+
+class MagnetConfig(InstrumentConfig):
+    model: Literal["AMI430"] = "AMI430"
+
+
+class InstrumentsConfig(_Strict):
+    lockin: LockinConfig
+    bridge: BridgeConfig
+    magnet: MagnetConfig
+
+
+class WiringConfig(_Strict):
+    bias_resistor_ohm: Positive = 1.0e9
+    #: what drives the bias resistor: the lock-in's own sine output
+    bias_source: Literal["lockin"] = "lockin"
+    #: wiring and contacts in the current path, added to the sample's R_2pt estimate
+    lead_resistance_ohm: NonNegative = 5.0e3
+    line_capacitance_F: Annotated[float, Field(gt=0, lt=1e-6, allow_inf_nan=False)] = 1.0e-9
+    #: the largest two-point resistance expected; bounds the sine output the driver accepts
+    max_two_point_ohm: Positive = 1.0e7
+
+
+class SampleConfig(_Strict):
+    name: str = "sample"
+    width_um: Positive
+    length_um: Positive
+    #: the on-chip RuO₂ calibration, a Lake Shore .340 file (relative to the station file)
+    thermometer_calibration: str
+
+    @property
+    def width_over_length(self) -> float:
+        return self.width_um / self.length_um
+
+
+def _pair(name: str, unit: str, low_min: float, high_max: float):
+    def check(v: object) -> tuple[float, float]:
+        if not (isinstance(v, list | tuple) and len(v) == 2):
+            raise ValueError(f"{name} must be [low, high] in {unit}")
+        low, high = (float(x) for x in v)
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError(f"{name} must be finite")
+        if not low_min <= low < high <= high_max:
+            raise ValueError(f"{name} must satisfy {low_min:g} ≤ low < high ≤ {high_max:g} {unit}")
+        return low, high
+    return check
+
+
+class LimitsConfig(_Strict):
+    max_field_Oe: Annotated[float, Field(gt=0, le=1e5, allow_inf_nan=False)] = 600.0
+    max_field_ramp_Oe_per_s: Annotated[float, Field(gt=0, le=1e3, allow_inf_nan=False)] = 10.0
+    current_nA: tuple[float, float] = (0.1, 1.0)
+    frequency_Hz: tuple[float, float] = (0.7, 7.0)
+    temperature_K: tuple[float, float] = (0.01, 1.5)
+    max_temperature_ramp_K_per_min: Annotated[float, Field(gt=0, le=100,
+                                                            allow_inf_nan=False)] = 0.5
+    max_heater_range: int = Field(7, ge=0, le=8)
+
+    _current = field_validator("current_nA", mode="before")(
+        _pair("current_nA", "nA", 1e-3, 100.0))
+    _frequency = field_validator("frequency_Hz", mode="before")(
+        _pair("frequency_Hz", "Hz", 0.001, 102000.0))
+    _temperature = field_validator("temperature_K", mode="before")(
+        _pair("temperature_K", "K", 0.0, 400.0))
+
+
+class SafeStateConfig(_Strict):
+    heater: Literal["off", "hold"] = "off"
+    magnet: Literal["hold", "zero"] = "hold"
+    excitation: Literal["minimum", "keep"] = "minimum"
+
+
+class FaultPolicyConfig(_Strict):
+    #: how often a failing instrument call is retried (with reconnects) before it counts as down
+    retries: int = Field(3, ge=0, le=20)
+    #: how long (s of run time) a sequence waits paused for an instrument before aborting
+    grace_s: NonNegative = 600.0
+
+
+class SimulationConfig(_Strict):
+    preset: Literal["S0", "S1"] = "S1"
+
+
+class StationConfig(_Strict):
+    name: str = "station"
+    instruments: InstrumentsConfig
+    wiring: WiringConfig = WiringConfig()
+    sample: SampleConfig
+    limits: LimitsConfig = LimitsConfig()
+    safe_state: SafeStateConfig = SafeStateConfig()
+    faults: FaultPolicyConfig = FaultPolicyConfig()
+    simulation: SimulationConfig = SimulationConfig()
+    #: directory that relative paths (calibrations) are resolved against
+    base_dir: str = "."
+
+    @model_validator(mode="after")
+    def _check_heater(self) -> StationConfig:
+        used = max(s.range for s in self.instruments.bridge.heater_ranges)
+        if used > self.limits.max_heater_range:
+            raise ValueError(f"instruments.bridge.heater_ranges uses range {used}, above "
+                             f"limits.max_heater_range = {self.limits.max_heater_range}")
+        return self
+
+    def path(self, relative: str) -> Path:
+        p = Path(relative)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def with_resources(self, resources_by_name: dict[str, str]) -> StationConfig:
+        """A copy pointing the instruments at other resources (the simulated servers)."""
+        data = self.model_dump()
+        for name, resource in resources_by_name.items():
+            data["instruments"][name]["resource"] = resource
+        return StationConfig.model_validate(data)
+
+    def snapshot_json(self) -> str:
+        return json.dumps(self.model_dump(), sort_keys=True)
+
+
+def default_sim_station_path() -> Path:
+    return Path(str(resources.files("cryolab") / "data" / "sim_station.yaml"))
+
+
+def load_station(path: str | Path | None = None) -> StationConfig:
+    """Read and validate a station file (the packaged simulated station when None).
+
+    Raises InputError listing every problem, calibration files included.
+    """
+    path = Path(path) if path is not None else default_sim_station_path()
+    data = read_yaml_mapping(path)
+    data.setdefault("base_dir", str(path.resolve().parent))
+    try:
+        config = StationConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(str(path), validation_problems(exc)) from None
+    problems = []
+    calibrations = {"sample.thermometer_calibration": config.sample.thermometer_calibration,
+                    "instruments.bridge.mc_calibration": config.instruments.bridge.mc_calibration}
+    for key, rel in calibrations.items():
+        if rel is None:
+            continue
+        try:
+            load_340(config.path(rel))
+        except CalibrationError as exc:
+            problems.append(f"{key}: {exc}")
+    if problems:
+        raise InputError(str(path), problems)
+    return config
+
+
+class Thermometer:
+    """A 372 input read as a temperature: from the bridge's own curve or a .340 calibration."""
+
+    def __init__(self, bridge_input: LS372Input, calibration: Curve340 | None) -> None:
+        self.input = bridge_input
+        self.calibration = calibration
+
+    def read(self) -> tuple[float, float]:
+        """(T in K, R in Ω); T is NaN when R is outside the calibrated range."""
+        if self.calibration is None:
+            return self.input.temperature_K, math.nan
+        R = self.input.resistance_ohm
+        return self.calibration.temperature_K(R), R
+
+
+@dataclass
+class Station:
+    """Connected drivers with the station's limits applied."""
+
+    config: StationConfig
+    lockin: SR830
+    bridge: LakeShore372
+    magnet: AMI430
+    bias: CurrentBias
+    mc_thermometer: Thermometer
+    sample_thermometer: Thermometer
+
+    @property
+    def width_over_length(self) -> float:
+        return self.config.sample.width_over_length
+
+    def heater_range_for(self, T_K: float) -> int:
+        """The heater range the station assigns to a setpoint."""
+        for step in self.config.instruments.bridge.heater_ranges:
+            if step.up_to_K >= T_K:
+                return step.range
+        return self.config.instruments.bridge.heater_ranges[-1].range
+
+    @property
+    def instruments(self) -> dict[str, SR830 | LakeShore372 | AMI430]:
+        return {"lockin": self.lockin, "bridge": self.bridge, "magnet": self.magnet}
+
+    def confirm_writes(self) -> None:
+        """Make sure every instrument has processed every command sent to it so far."""
+        for inst in self.instruments.values():
+            inst.adapter.confirm()
+
+    def close(self) -> None:
+        for inst in self.instruments.values():
+            with contextlib.suppress(Exception):
+                inst.adapter.close()
+
+
+def connect(config: StationConfig) -> Station:
+    """Open every instrument and apply the station's limits inside the drivers."""
+    lim, ins, wiring = config.limits, config.instruments, config.wiring
+
+    def visa(c: InstrumentConfig, driver: type) -> ConfirmingAdapter:
+        return ConfirmingAdapter(c.resource, timeout=c.timeout_ms, visa_library=c.visa_library,
+                                 read_termination=driver.READ_TERMINATION,
+                                 write_termination=driver.WRITE_TERMINATION)
+
+    lockin = SR830(visa(ins.lockin, SR830))
+    lockin.set_frequency_limits(*lim.frequency_Hz, source="station limits.frequency_Hz")
+    i_max_A = lim.current_nA[1] * 1e-9
+    lockin.set_sine_voltage_limits(
+        0.004, i_max_A * (wiring.bias_resistor_ohm + wiring.max_two_point_ohm),
+        source="station limits.current_nA × (wiring.bias_resistor_ohm + max_two_point_ohm)")
+
+    bridge = LakeShore372(visa(ins.bridge, LakeShore372))
+    heater = bridge.sample_heater
+    heater.range_index_values = Span(0, lim.max_heater_range, "station limits.max_heater_range")
+    heater.setpoint_K_values = Span(0.0, lim.temperature_K[1], "station limits.temperature_K")
+    heater.ramp_rate_limits = Span(0.0, lim.max_temperature_ramp_K_per_min,
+                                   "station limits.max_temperature_ramp_K_per_min")
+
+    magnet = AMI430(visa(ins.magnet, AMI430))
+    magnet.set_limits(lim.max_field_Oe, lim.max_field_ramp_Oe_per_s, "station limits.")
+
+    bias = CurrentBias(
+        lockin, wiring.bias_resistor_ohm,
+        Span(lim.current_nA[0] * 1e-9, i_max_A, "station limits.current_nA"),
+        r2pt_estimate_ohm=wiring.lead_resistance_ohm)
+
+    mc_cal = load_340(config.path(ins.bridge.mc_calibration)) \
+        if ins.bridge.mc_calibration else None
+    sample_cal = load_340(config.path(config.sample.thermometer_calibration))
+    return Station(config, lockin, bridge, magnet, bias,
+                   Thermometer(bridge.input(ins.bridge.mc_channel), mc_cal),
+                   Thermometer(bridge.input(ins.bridge.sample_channel), sample_cal))
+

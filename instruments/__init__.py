@@ -1,0 +1,1 @@
+"""Instrument drivers (pymeasure ``Instrument`` subclasses) and their simulated counterparts."""

@@ -1,0 +1,52 @@
+"""The VISA adapter cryolab's drivers talk through: it knows when a write is still unconfirmed.
+
+Set commands get no reply, so a client cannot tell when an instrument has acted on one. On
+hardware that is harmless (real time passes), but under the virtual clock the next wait may jump
+simulated hours before the simulated instrument has read the command. Any reply proves that
+everything sent before it on the same connection was processed, so :meth:`confirm` asks the
+IEEE-488.2 ``*OPC?`` only when the last exchange was a write. Sockets also get TCP_NODELAY:
+without it a second small write waits for the first one's ACK (up to 40 ms on Linux).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from pymeasure.adapters import VISAAdapter
+
+log = logging.getLogger(__name__)
+
+
+class ConfirmingAdapter(VISAAdapter):
+    """VISAAdapter that tracks whether its last write has been answered."""
+
+    def __init__(self, resource_name: str, **kwargs) -> None:
+        super().__init__(resource_name, **kwargs)
+        self.unconfirmed = False
+        self._disable_nagle()
+
+    def _disable_nagle(self) -> None:
+        # pyvisa-py's VI_ATTR_TCPIP_NODELAY setter does not reach the socket; set it directly
+        try:
+            session = self.connection.visalib.sessions[self.connection.session]
+            sock = getattr(session, "interface", None)
+            if isinstance(sock, socket.socket):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (AttributeError, KeyError, OSError, TypeError):
+            log.debug("TCP_NODELAY not set for %s", self.connection)
+
+    def _write(self, command: str, **kwargs) -> None:
+        super()._write(command, **kwargs)
+        self.unconfirmed = True
+
+    def _read(self, **kwargs) -> str:
+        reply = super()._read(**kwargs)
+        self.unconfirmed = False
+        return reply
+
+    def confirm(self) -> None:
+        """Make sure the instrument has processed every command sent so far."""
+        if self.unconfirmed:
+            self.write("*OPC?")
+            self.read()

@@ -1,0 +1,91 @@
+"""Shared fixtures: simulated labs on a virtual or scaled clock, connected stations, raw clients."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from cryolab.clock import ScaledClock, VirtualClock
+from cryolab.station import Station, connect, load_station
+from instruments.simulated.lab import SimulatedLab
+
+
+@pytest.fixture
+def virtual_lab() -> Iterator[SimulatedLab]:
+    """The three simulated instruments on a virtual clock (time moves only when waited on)."""
+    lab = SimulatedLab(VirtualClock(start=1.7e9), preset="S1", seed=3, banner_delay_s=0.0)
+    with lab:
+        yield lab
+
+
+@pytest.fixture
+def station(virtual_lab: SimulatedLab) -> Iterator[Station]:
+    """cryolab's drivers connected to the virtual lab, writes confirmed before every jump."""
+    st = connect(load_station().with_resources(virtual_lab.resources))
+    virtual_lab.clock.before_jump(st.confirm_writes)
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def fast_lab() -> Iterator[SimulatedLab]:
+    """A lab on a scaled clock (100× real time), as `cryolab sim serve --speed 100` runs it."""
+    with SimulatedLab(ScaledClock(100.0), preset="S1", seed=5) as lab:
+        yield lab
+
+
+class RawClient:
+    """A bare TCP client: send exact bytes, read exact lines, see silence as silence."""
+
+    def __init__(self, port: int, timeout_s: float = 0.5) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=2.0)
+        self.timeout_s = timeout_s
+        self.buffer = b""
+
+    def send(self, data: bytes | str) -> None:
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def read_line(self, terminator: bytes = b"\n", timeout_s: float | None = None) -> str | None:
+        """One reply line without its terminator, or None if nothing arrives in time."""
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        while terminator not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(4096)
+            except TimeoutError:
+                return None
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(terminator, 1)
+        return line.decode()
+
+    def query(self, command: str, terminator: bytes = b"\n") -> str | None:
+        self.send(command + "\n")
+        return self.read_line(terminator)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def raw_client():
+    clients: list[RawClient] = []
+
+    def make(port: int, timeout_s: float = 0.5) -> RawClient:
+        client = RawClient(port, timeout_s)
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.close()

@@ -1,0 +1,206 @@
+"""The simulated physics, read through cryolab's drivers: settling, noise, ramps, thermal lag.
+
+Numbers are compared with values computed by hand from the model (stated next to each test).
+"""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import gammaincc
+
+from cryolab.sim.fridge import MODE_CLOSED_LOOP, Fridge
+from cryolab.sim.sample import S0, S1, SampleModel
+from cryolab.units import R_Q_OHM
+from instruments.ami_430 import MagnetState
+from instruments.srs_sr830 import enbw_Hz
+
+NOISE_V_PER_RTHZ = 10e-9  # the simulated SR830's input noise (cryolab/sim/lockin.py)
+
+
+def set_field(station, clock, field_Oe, rate=10.0):
+    station.magnet.start_ramp(field_Oe, rate)
+    clock.wait(abs(field_Oe) / rate + 5.0)
+    assert station.magnet.magnet_state is MagnetState.HOLDING
+
+
+def test_lockin_reading_is_wrong_before_the_settle_time_and_right_after(virtual_lab, station):
+    clock, world, lockin = virtual_lab.clock, virtual_lab.world, station.lockin
+    set_field(station, clock, 400.0)  # S1 insulating side, saturated at base: R ≈ 50 kΩ
+    lockin.frequency, lockin.time_constant, lockin.filter_slope = 3.33, 1.0, 24
+    lockin.sensitivity = 100e-6
+    station.bias.set_current(0.1e-9)
+    clock.wait(60.0)
+    station.bias.set_current(1.0e-9)  # a step of ~45 µV in X
+    sigma = NOISE_V_PER_RTHZ * math.sqrt(enbw_Hz(1.0, 24))  # 2.8 nV rms per quadrature
+
+    clock.wait(2.0)  # 0.2 of the 99 % settle time: Q(4, 2) = 86 % of the step still missing
+    early = lockin.snap_xyrt().x_V
+    step = world.input_phasor().real - 0.1 / 1.0 * world.input_phasor().real
+    assert abs(early - world.input_phasor().real) == pytest.approx(gammaincc(4, 2.0) * step,
+                                                                   rel=0.02)
+    assert abs(early - world.input_phasor().real) > 100 * sigma
+
+    clock.wait(lockin.settle_time(0.9999) - 2.0)  # 15.9 τ after the step: residual 1e-4
+    x_true = world.input_phasor().real
+    settled = lockin.snap_xyrt().x_V
+    assert abs(settled - x_true) < 5 * sigma + 1e-4 * step
+
+
+def test_lockin_noise_shrinks_with_the_time_constant(virtual_lab, station):
+    """rms ∝ √ENBW ∝ 1/√τ: from 0.3 s to 3 s the noise falls by √10 ≈ 3.2."""
+    clock, lockin = virtual_lab.clock, station.lockin
+    lockin.frequency, lockin.filter_slope, lockin.sensitivity = 3.33, 24, 1e-6
+    station.bias.set_current(0.1e-9)  # zero field, base: superconducting, R ≈ 0
+    spreads = {}
+    for tau in (0.3, 3.0):
+        lockin.time_constant = tau
+        clock.wait(20 * tau)
+        xs = []
+        for _ in range(300):
+            clock.wait(10 * tau)  # well beyond the noise correlation time (3.2 τ)
+            xs.append(lockin.snap_xyrt().x_V)
+        spreads[tau] = np.std(xs)
+        expected = NOISE_V_PER_RTHZ * math.sqrt(enbw_Hz(tau, 24))
+        assert spreads[tau] == pytest.approx(expected, rel=0.2)  # 300 samples: ±4 % (1σ)
+    assert spreads[0.3] / spreads[3.0] == pytest.approx(math.sqrt(10), rel=0.25)
+
+
+def test_lockin_output_overload_is_flagged(virtual_lab, station):
+    clock, lockin = virtual_lab.clock, station.lockin
+    set_field(station, clock, 400.0)
+    lockin.sensitivity = 2e-9
+    station.bias.set_current(1e-9)
+    clock.wait(10.0)
+    lockin.snap_xyrt()
+    assert lockin.is_overload(lockin.read_status())
+    new = lockin.auto_range(clock.wait)
+    assert new == 100e-6  # 50 µV at ≤ 60 % of full scale
+    assert not lockin.is_overload(lockin.read_status())
+
+
+def test_magnet_reaches_its_target_at_the_configured_rate(virtual_lab, station):
+    clock, magnet = virtual_lab.clock, station.magnet
+    magnet.start_ramp(300.0, 5.0)
+    clock.wait(30.0)
+    assert magnet.magnet_state is MagnetState.RAMPING
+    assert magnet.field_Oe == pytest.approx(150.0, abs=0.01)  # 5 Oe/s × 30 s
+    clock.wait(31.0)
+    assert magnet.magnet_state is MagnetState.HOLDING
+    assert magnet.field_Oe == pytest.approx(300.0, abs=1e-6)
+    assert magnet.ramp_rate_Oe_per_s == pytest.approx(5.0)
+
+
+def mismatch(station):
+    T_mc, _ = station.mc_thermometer.read()
+    T_s, _ = station.sample_thermometer.read()
+    return abs(T_s - T_mc) / T_mc
+
+
+def test_sample_is_far_from_the_mixing_chamber_at_base(virtual_lab, station):
+    virtual_lab.clock.wait(3600.0)
+    # base 20 mK, floor 35 mK: T_s = (T_mc⁴ + T_floor⁴)^¼ = 35.9 mK, i.e. 80 % above the MC
+    assert mismatch(station) == pytest.approx(0.795, abs=0.01)
+
+
+def start_loop(station, T_K):
+    heater = station.bridge.sample_heater
+    heater.set_output_mode("closed_loop", 1)
+    heater.set_heater_resistance(120)
+    heater.set_ramp(False, 0.1)
+    heater.setpoint_K = T_K
+    heater.range_index = station.heater_range_for(0.6)
+    return heater
+
+
+def test_slow_ramp_at_0p3_K_keeps_the_sample_in_equilibrium(virtual_lab, station):
+    clock = virtual_lab.clock
+    heater = start_loop(station, 0.28)
+    clock.wait(1800.0)
+    heater.set_ramp(True, 0.005)  # 5 mK/min: lag ≈ τ_s · rate = 10 s × 83 µK/s ≈ 0.3 %
+    heater.setpoint_K = 0.32
+    values = []
+    for _ in range(16):  # the 8-minute ramp, every 30 s
+        clock.wait(30.0)
+        values.append(mismatch(station))
+    assert max(values) < 0.02
+
+
+def test_fast_ramp_leaves_the_sample_behind(virtual_lab, station):
+    clock = virtual_lab.clock
+    heater = start_loop(station, 0.2)
+    clock.wait(1800.0)
+    heater.set_ramp(True, 0.5)  # the station's fastest: lag ≈ 10 s × 8.3 mK/s ≈ 0.08 K at 0.3 K
+    heater.setpoint_K = 0.6
+    worst = 0.0
+    for _ in range(12):
+        clock.wait(5.0)
+        worst = max(worst, mismatch(station))
+    assert worst > 0.10
+
+
+def test_mc_cools_from_1_K_to_below_100_mK_in_tens_of_minutes():
+    """Heater off: y = T² relaxes to T_base² with τ_MC = 300 s, so 1 K → 0.1 K takes
+    τ ln((1 − T_b²)/(0.01 − T_b²)) ≈ 300 s × 4.6 ≈ 23 min."""
+    fridge = Fridge(T_start_K=1.0)
+    t = 0.0
+    while fridge.T_mc_K > 0.1:
+        fridge.step(1.0)
+        t += 1.0
+    assert t / 60 == pytest.approx(300 * math.log((1 - 4e-4) / (0.01 - 4e-4)) / 60, rel=0.01)
+
+
+def test_closed_loop_holds_the_setpoint_and_reports_the_power():
+    fridge = Fridge()
+    loop = fridge.heater
+    loop.mode, loop.range_index, loop.setpoint_K = MODE_CLOSED_LOOP, 5, 0.3
+    for _ in range(1000):
+        fridge.step(1.0)
+    assert fridge.T_mc_K == pytest.approx(0.3, rel=1e-4)
+    # holding 0.3 K takes P = k (T² − T_b²) = 0.01 × (0.09 − 0.0004) W = 0.896 mW
+    assert loop.power_W == pytest.approx(0.896e-3, rel=1e-3)
+    assert 0 < loop.output_percent < 100
+
+
+def test_presets_follow_the_papers_numbers():
+    # S1: Eq. 2 up to H* = 300 Oe with ρ_QF(H*) = R_Q and 1/ρ_QF ∝ H^−0.45
+    model, (rho_qf_300, _, Ea_300) = S1.params_at(300.0)
+    assert model == "eq2" and rho_qf_300 == pytest.approx(R_Q_OHM)
+    _, (rho_qf_150, _, Ea_150) = S1.params_at(150.0)
+    assert rho_qf_300 / rho_qf_150 == pytest.approx(2**0.45)
+    assert 1.3 <= Ea_300 < Ea_150 <= 1.6  # "around 1.5 K and gradually decreasing"
+    # above H*: Eq. 1, σ_QF ∝ H^−4.7, activation about four times smaller
+    model, (s350, _, Ea_350) = S1.params_at(350.0)
+    _, (s600, _, _) = S1.params_at(600.0)
+    assert model == "eq1" and s350 / s600 == pytest.approx((600 / 350) ** 4.7)
+    assert Ea_150 / Ea_350 == pytest.approx(4.0, rel=0.15)
+    # S0: 6.2 kΩ in zero field; 1/σ_QF ≈ 1 MΩ at 600 Oe; E_a peaks just below 0.6 K at 300 Oe
+    assert S0.params_at(0.0)[1][0] == 6.2e3
+    assert 1 / S0.params_at(600.0)[1][0] == pytest.approx(1e6, rel=0.1)
+    energies = {H: S0.params_at(H)[1][2] for H in range(30, 601, 10)}
+    assert max(energies, key=energies.get) == 300 and 0.55 < energies[300] < 0.6
+
+
+def test_self_heating_shows_above_about_one_nanoamp():
+    """Hot electrons: at 60 mK on the insulating side the sample's R drops with current as
+    T_e⁵ = T⁵ + I²R/Σ rises; 0.1 → 1 nA changes R by ~1 %, 3 nA by several %."""
+    sample = SampleModel(S1)
+    T, H = 0.06, 550.0
+
+    def R_at(current_A):
+        V = current_A * 1.0e9
+        return sample.response(V, 3.0, T, H)[2]
+
+    r01, r1, r3 = R_at(0.1e-9), R_at(1e-9), R_at(3e-9)
+    assert abs(r1 / r01 - 1) < 0.02
+    assert abs(r3 / r01 - 1) > 0.05
+    assert r3 < r1 < r01  # dρ/dT < 0: heating lowers R
+
+
+def test_line_capacitance_gives_a_small_negative_quadrature():
+    sample = SampleModel(S1)
+    V, _, R = sample.response(1.0, 7.0, 0.06, 600.0)
+    # phase −atan(ωR_2pt C) with R_2pt = 2R + 5 kΩ, C = 1 nF
+    expected = -math.atan(2 * math.pi * 7.0 * (2 * R + 5e3) * 1e-9)
+    assert math.atan2(V.imag, V.real) == pytest.approx(expected, rel=1e-6)
+    assert -0.05 < expected < 0
