@@ -36,7 +36,8 @@ def parse_fault(spec: str) -> tuple[str, FaultRule]:
             except ValueError:
                 raise argparse.ArgumentTypeError(f"fault {spec!r}: {item!r} is not key=number") \
                     from None
-    if set(options) - {"rate", "at", "for"} or ("rate" in options) == ("at" in options):
+    if set(options) - {"rate", "at", "for"} or ("rate" in options) == ("at" in options) or \
+            ("for" in options and "at" not in options):
         raise argparse.ArgumentTypeError(f"fault {spec!r}: give either rate=P or at=S[,for=S]")
     try:
         rule = FaultRule(parts[1], rate=options.get("rate", 0.0), at_s=options.get("at"),

@@ -263,6 +263,19 @@ class Station:
     def width_over_length(self) -> float:
         return self.config.sample.width_over_length
 
+    def read_temperatures(self) -> tuple[float, float, float]:
+        """(T_MC in K, T_sample in K, R of the sample thermometer in Ω) from one 372 exchange.
+
+        Both channels are asked on one ``;``-chained line, answered in one line (372 manual
+        §6.3), so the two readings come from the same instant and cost one round trip.
+        """
+        mc, sample = self.mc_thermometer, self.sample_thermometer
+        mc_query = "SRDG?" if mc.calibration is not None else "KRDG?"
+        reply = self.bridge.ask(f"{mc_query} {mc.input.id};SRDG? {sample.input.id}")
+        mc_value, R_sample = (float(v) for v in reply.split(";"))
+        T_mc = mc.calibration.temperature_K(mc_value) if mc.calibration is not None else mc_value
+        return T_mc, sample.calibration.temperature_K(R_sample), R_sample
+
     def heater_range_for(self, T_K: float) -> int:
         """The heater range the station assigns to a setpoint."""
         for step in self.config.instruments.bridge.heater_ranges:

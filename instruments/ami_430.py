@@ -41,10 +41,29 @@ class MagnetState(IntEnum):
                         MagnetState.MANUAL_DOWN)
 
 
+def _read_only(prop: property, name: str) -> property:
+    """pymeasure's setter without limits, made read-only (reading stays as pymeasure does it)."""
+
+    def refuse(self, value: object) -> None:
+        raise LimitError(f"AMI430.{name} cannot be set in cryolab: set fields and rates in Oe "
+                         "through target_field_Oe, ramp_rate_Oe_per_s or start_ramp(), which "
+                         "check the station's limits")
+
+    return property(prop.fget, refuse, doc=prop.__doc__)
+
+
 class AMI430(_PymeasureAMI430):
     """AMI 430 over its Ethernet socket (port 7180); replies end with CR LF."""
 
     READ_TERMINATION = WRITE_TERMINATION = "\r\n"
+
+    # inherited pymeasure controls that would send unchecked values (kG, A, coil constant)
+    target_field = _read_only(_PymeasureAMI430.target_field, "target_field")
+    target_current = _read_only(_PymeasureAMI430.target_current, "target_current")
+    ramp_rate_field = _read_only(_PymeasureAMI430.ramp_rate_field, "ramp_rate_field")
+    ramp_rate_current = _read_only(_PymeasureAMI430.ramp_rate_current, "ramp_rate_current")
+    coilconst = _read_only(_PymeasureAMI430.coilconst, "coilconst")
+    voltage_limit = _read_only(_PymeasureAMI430.voltage_limit, "voltage_limit")
 
     def __init__(self, adapter, name: str = "AMI 430 magnet supply", *,
                  max_field_Oe: float = 0.0, max_ramp_rate_Oe_per_s: float = 0.0,
@@ -146,6 +165,13 @@ class AMI430(_PymeasureAMI430):
 
     def ramp_to_current(self, current, rate):
         raise LimitError("AMI430.ramp_to_current bypasses cryolab's limits; use start_ramp()")
+
+    def enable_persistent_switch(self):
+        raise LimitError("AMI430.enable_persistent_switch: this setup has no persistent switch")
+
+    def wait_for_holding(self, *args, **kwargs):
+        raise LimitError("AMI430.wait_for_holding sleeps on the wall clock; wait on the "
+                         "runner's clock and poll magnet_state instead")
 
     def shutdown(self) -> None:
         """Leave the magnet where it is (PAUSE) and close the connection."""

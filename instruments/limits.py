@@ -61,8 +61,9 @@ def in_range(quantity: str, unit: str) -> Callable[[object, Sequence[float]], fl
         # a limit written in other units (0.1 nA → 1.0000000000000001e-10 A) must admit itself
         slack = RELATIVE_SLACK * max(abs(low), abs(high))
         if not math.isfinite(v) or not low - slack <= v <= high + slack:
-            raise LimitError(f"{quantity}: {v:g} {unit} is outside the allowed "
-                             f"{low:g} to {high:g} {unit}{_suffix(values)}")
+            u = f" {unit}" if unit else ""
+            raise LimitError(f"{quantity}: {v:g}{u} is outside the allowed "
+                             f"{low + 0.0:g} to {high + 0.0:g}{u}{_suffix(values)}")
         return v
 
     return validator

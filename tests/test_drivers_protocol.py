@@ -290,3 +290,25 @@ def test_bias_reports_when_the_source_cannot_make_the_voltage():
     bias = CurrentBias(FakeSource(), 1.0e10, (1e-10, 1e-9))
     with pytest.raises(LimitError, match="needs 10 V"):
         bias.set_current(1e-9)
+
+
+@pytest.mark.parametrize("name", ["target_field", "target_current", "ramp_rate_field",
+                                  "ramp_rate_current", "coilconst", "voltage_limit"])
+def test_430_inherited_pymeasure_setters_are_closed(name):
+    with magnet_protocol("1", "0", []) as magnet, pytest.raises(LimitError, match=name):
+        setattr(magnet, name, 1000)
+
+
+def test_430_persistent_switch_and_wall_clock_helpers_are_refused():
+    with magnet_protocol("1", "0", []) as magnet:
+        with pytest.raises(LimitError, match="no persistent switch"):
+            magnet.enable_persistent_switch()
+        with pytest.raises(LimitError, match="runner's clock"):
+            magnet.wait_for_holding()
+
+
+def test_sr830_aux_outputs_refuse_instead_of_clipping():
+    with expected_protocol(SR830, [("AUXV2,1.500000;", None)]) as lockin:
+        with pytest.raises(LimitError, match="aux output 1: 12 V"):
+            lockin.aux_out_1 = 12
+        lockin.dac2 = 1.5

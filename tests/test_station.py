@@ -136,4 +136,4 @@ def test_heater_range_follows_the_station_table():
     from cryolab.station import Station
     pick = Station.heater_range_for
     stub = type("S", (), {"config": config})()
-    assert [pick(stub, T) for T in (0.05, 0.1, 0.2, 1.0, 1.4)] == [4, 4, 5, 7, 7]
+    assert [pick(stub, T) for T in (0.05, 0.08, 0.2, 0.5, 1.0, 9.0)] == [4, 4, 5, 6, 7, 7]

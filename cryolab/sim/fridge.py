@@ -27,7 +27,7 @@ MODE_OFF, MODE_MONITOR, MODE_OPEN_LOOP, MODE_ZONE, MODE_STILL, MODE_CLOSED_LOOP,
 class FridgeParams:
     T_base_K: float = 0.020  # MC with the heater off
     T_floor_K: float = 0.035  # the sample stage cannot cool below about this (residual heating)
-    tau_mc_s: float = 300.0  # MC relaxation: 1 K → 0.1 K in ~10 min with the heater off
+    tau_mc_s: float = 300.0  # MC relaxation: 1 K → 0.1 K in ~23 min with the heater off
     cooling_W_per_K2: float = 1.0e-2  # P_cool = k (T² − T_base²): ~100 µW at 100 mK
     tau_loop_s_at_P10: float = 20.0  # closed-loop response time with P = 10
     tau_sample_1K_s: float = 3.0  # sample lag τ_s = τ_1K · (1 K / T)

@@ -92,7 +92,9 @@ S0 = SamplePreset(
     sc_rho_qf_zero_field_ohm=6.2e3,
     sc_rho_0_ohm=8.0e3,
     sc_Ea_knots=((0.0, 0.5), (20.0, 0.5)),
-    ins_sigma_qf_ref_S=1.0 / 7.0e3, ins_H_ref_Oe=30.0, ins_exponent=1.66,
+    # continuous with the zero-field 6.2 kΩ at H* and 1/σ_QF = 1 MΩ at 600 Oe:
+    # exponent ln(1e6 / 6.2e3) / ln(600 / 20) = 1.49
+    ins_sigma_qf_ref_S=1.0 / 6.2e3, ins_H_ref_Oe=20.0, ins_exponent=1.494,
     ins_sigma_0_S=2.0e-4,
     ins_Ea_knots=((30.0, 0.30), (100.0, 0.36), (200.0, 0.48), (300.0, 0.57), (400.0, 0.48),
                   (500.0, 0.42), (600.0, 0.40)),

@@ -152,8 +152,9 @@ class AMI430Device:
         add("PSwitch:CURRent", q, lambda t, a: "0.0")
         add("PSwitch:HeatTIME", q, lambda t, a: "20")
         add("PSwitch:CoolTIME", q, lambda t, a: "20")
-        # no persistent switch is installed: switching it is an error, as on such a unit
-        add("PSwitch", s, lambda t, a: self._error('-151,"No switch installed"'))
+        # no persistent switch is installed: switching it is refused (⚠ the code a real unit
+        # queues here is not documented; -102 is the documented "invalid argument")
+        add("PSwitch", s, lambda t, a: self._error('-102,"Invalid argument"'))
 
     # ---------------------------------------------------------------- units and settings
     def _coil(self) -> float:
