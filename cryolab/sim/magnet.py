@@ -47,6 +47,11 @@ class Magnet:
         """Magnet voltage L dI/dt while the current changes."""
         return self.inductance_H * self._dIdt
 
+    def hold_at(self, current_A: float) -> None:
+        """Start out holding this current (a magnet left at field by an earlier process)."""
+        self.current_A = self.target_A = current_A
+        self.state = MagnetState.HOLDING
+
     def ramp(self) -> None:
         if self.state == MagnetState.QUENCH:
             return

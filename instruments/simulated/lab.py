@@ -19,7 +19,8 @@ class SimulatedLab:
     def __init__(self, clock: Clock, preset: str = "S1", seed: int = 0,
                  port_base: int | None = None,
                  faults: dict[str, list[FaultRule]] | None = None,
-                 T_start_K: float | None = None, record_limit: int | None = 100_000,
+                 T_start_K: float | None = None, initial_field_Oe: float = 0.0,
+                 record_limit: int | None = 100_000,
                  bridge_max_connections: int | None = None,
                  banner_delay_s: float = BANNER_DELAY_S) -> None:
         unknown = set(faults or {}) - set(NAMES)
@@ -27,6 +28,8 @@ class SimulatedLab:
             raise ValueError(f"faults for unknown instruments: {', '.join(sorted(unknown))}")
         self.clock = clock
         self.world = World(clock, preset, seed, T_start_K=T_start_K)
+        if initial_field_Oe:  # a magnet that was left holding a field (resuming a run)
+            self.world.magnet.hold_at(initial_field_Oe / 1.0e4 / self.world.magnet.coil_T_per_A)
         devices = {"lockin": SR830Device(self.world), "bridge": LS372Device(self.world),
                    "magnet": AMI430Device(self.world)}
         self.devices = devices

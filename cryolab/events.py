@@ -1,0 +1,77 @@
+"""What the runner tells its subscribers (writer, live fitter, GUI, progress bar, log).
+
+Data flow is one way: the runner emits these, subscribers react, none knows about the others
+(the way bluesky separates plans from callbacks). A subscriber is any callable taking an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryolab.sequence import PlannedStep
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    time: float
+    plan: list[PlannedStep]
+    first_index: int  # > 0 when resuming
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    time: float
+    planned: PlannedStep
+
+    @property
+    def index(self) -> int:
+        return self.planned.index
+
+
+@dataclass(frozen=True)
+class PointTaken:
+    """One row in POINT_FIELDS order (cryolab.measurement)."""
+
+    step_index: int
+    row: tuple
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the runner decided or noticed, for the log and the file."""
+
+    time: float
+    step_index: int | None
+    level: str  # "info", "warning", "error"
+    text: str
+
+
+@dataclass(frozen=True)
+class StepEnded:
+    time: float
+    index: int
+    status: str  # completed | aborted | failed
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    time: float
+    status: str  # completed | aborted | failed
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RunStateChanged:
+    """Paused, resumed, waiting for an instrument: for the GUI and the progress bar."""
+
+    time: float
+    state: str  # running | paused | waiting
+    reason: str = ""
+
+
+Event = RunStarted | StepStarted | PointTaken | Note | StepEnded | RunEnded | RunStateChanged
+Subscriber = Callable[[Event], None]

@@ -1,0 +1,475 @@
+"""Sequence files: the steps of a night, validated against the station before anything moves.
+
+A sequence is YAML with run-wide ``settings`` and a list of ``steps``, each a one-key mapping
+(``- set_field: {field_Oe: 100}``). The same step classes are used from Python (notebooks):
+``Sequence(steps=[SetField(field_Oe=100), RampTemperature(from_K=0.06, to_K=1.0)])``.
+Validation reports every problem at once, each as ``steps[3].set_field.field_Oe: …``; a
+sequence that passes is expanded into a plan of primitive steps (``field_sweep`` becomes a
+``set_field`` and a ``ramp_temperature`` per field) with an estimated duration.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cryolab.inputs import InputError, parse_yaml_mapping, read_yaml_mapping, validation_problems
+from cryolab.station import StationConfig
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: ClassVar[str]
+
+    def targets(self) -> dict[str, Any]:
+        """The step's targets, stored as attributes of its group in the run file."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class SetField(_Step):
+    """Ramp the magnet to ``field_Oe`` at ``rate_Oe_per_s``, then wait ``settle_s``."""
+
+    kind: ClassVar[str] = "set_field"
+    field_Oe: Finite
+    rate_Oe_per_s: PositiveFinite | None = None  # default: settings.field_rate_Oe_per_s
+    settle_s: Annotated[float, Field(ge=0, le=86400, allow_inf_nan=False)] = 30.0
+
+
+class RampTemperature(_Step):
+    """Go to ``from_K`` (if given) and wait until stable, then ramp to ``to_K``, measuring."""
+
+    kind: ClassVar[str] = "ramp_temperature"
+    from_K: PositiveFinite | None = None
+    to_K: PositiveFinite
+    rate_K_per_min: PositiveFinite | Literal["auto"] = "auto"
+    timeout_s: PositiveFinite | None = None  # default: 3 × the planned duration + 1 h
+
+
+class Hold(_Step):
+    """Wait (measuring) for ``duration_s``, or until the temperatures are stable."""
+
+    kind: ClassVar[str] = "hold"
+    duration_s: PositiveFinite | None = None
+    until: Literal["stable"] | None = None
+    tolerance: Fraction = 0.01  # T_MC within ± this fraction over the window
+    window_s: PositiveFinite = 120.0
+    timeout_s: PositiveFinite = 3600.0
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Hold:
+        if (self.duration_s is None) == (self.until is None):
+            raise ValueError("give either duration_s or until: stable")
+        return self
+
+
+class Measure(_Step):
+    """Take ``points`` points at fixed conditions."""
+
+    kind: ClassVar[str] = "measure"
+    points: int = Field(ge=1, le=1_000_000)
+
+
+class SetExcitation(_Step):
+    """Set the bias current and the lock-in's frequency and time constant (``auto`` or fixed)."""
+
+    kind: ClassVar[str] = "set_excitation"
+    current_nA: PositiveFinite
+    frequency_Hz: PositiveFinite | Literal["auto"] = "auto"
+    time_constant_s: PositiveFinite | Literal["auto"] = "auto"
+    slope_dB_per_oct: Literal[6, 12, 18, 24] = 24
+
+
+class LinearityCheck(_Step):
+    """ρ at two or three currents; flagged when they differ by more than ``tolerance``."""
+
+    kind: ClassVar[str] = "linearity_check"
+    currents_nA: list[PositiveFinite] = Field(min_length=2, max_length=3)
+    tolerance: Fraction = 0.02
+    points: int = Field(10, ge=1, le=10_000)
+
+
+class Cooldown(_Step):
+    """Heater off; measure while the fridge cools, to ``to_K`` or for ``duration_s``."""
+
+    kind: ClassVar[str] = "cooldown"
+    to_K: PositiveFinite | None = None
+    duration_s: PositiveFinite | None = None
+    timeout_s: PositiveFinite = 4 * 3600.0
+
+    @model_validator(mode="after")
+    def _end(self) -> Cooldown:
+        if self.to_K is None and self.duration_s is None:
+            raise ValueError("give to_K, duration_s or both")
+        return self
+
+
+class RampSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    from_K: PositiveFinite
+    to_K: PositiveFinite
+    rate_K_per_min: PositiveFinite | Literal["auto"] = "auto"
+
+
+class FieldSweep(_Step):
+    """The overnight plan: for each field, set it and ramp the temperature (``ramp``) — or,
+    at fixed temperature, take ``measure_points`` points.
+
+    With ``alternate`` the ramps go up and down in turn (from→to, to→from, …), so no time is
+    spent going back to the start temperature.
+    """
+
+    kind: ClassVar[str] = "field_sweep"
+    fields_Oe: list[Finite] = Field(min_length=1, max_length=1000)
+    rate_Oe_per_s: PositiveFinite | None = None
+    settle_s: Annotated[float, Field(ge=0, le=86400, allow_inf_nan=False)] = 30.0
+    ramp: RampSpec | None = None
+    measure_points: int | None = Field(None, ge=1, le=1_000_000)
+    alternate: bool = True
+
+    @model_validator(mode="after")
+    def _one_action(self) -> FieldSweep:
+        if (self.ramp is None) == (self.measure_points is None):
+            raise ValueError("give either ramp (a temperature ramp at each field) or "
+                             "measure_points (points at each field)")
+        return self
+
+    def expand(self) -> list[_Step]:
+        out: list[_Step] = []
+        for i, field_Oe in enumerate(self.fields_Oe):
+            out.append(SetField(field_Oe=field_Oe, rate_Oe_per_s=self.rate_Oe_per_s,
+                                settle_s=self.settle_s))
+            if self.ramp is None:
+                out.append(Measure(points=self.measure_points))
+                continue
+            a, b = self.ramp.from_K, self.ramp.to_K
+            if self.alternate and i % 2 == 1:
+                a, b = b, a
+            out.append(RampTemperature(from_K=a, to_K=b, rate_K_per_min=self.ramp.rate_K_per_min))
+        return out
+
+
+STEP_TYPES: dict[str, type[_Step]] = {
+    cls.kind: cls for cls in (SetField, RampTemperature, Hold, Measure, SetExcitation,
+                              LinearityCheck, Cooldown, FieldSweep)
+}
+Step = SetField | RampTemperature | Hold | Measure | SetExcitation | LinearityCheck | Cooldown
+
+
+class RunSettings(BaseModel):
+    """Run-wide settings (the ``settings`` mapping of a sequence file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: a point is excluded when |T_sample − T_MC| / T_MC exceeds this (paper, Methods: 10 %)
+    mismatch_threshold: Fraction = 0.10
+    #: |θ| beyond this flags capacitive leakage (only when the signal is above phase_min_signal_V)
+    phase_limit_deg: Annotated[float, Field(gt=0, le=90, allow_inf_nan=False)] = 10.0
+    phase_min_signal_V: PositiveFinite = 20e-9
+    #: points are taken every this many lock-in time constants
+    point_interval_tau: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 3.0
+    #: ``rate_K_per_min: auto`` ramps at this fraction of T per minute
+    auto_ramp_percent_per_min: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 5.0
+    #: a ramp slows to half after this many consecutive out-of-equilibrium points
+    slow_down_after_points: int = Field(5, ge=1, le=10_000)
+    field_rate_Oe_per_s: PositiveFinite = 5.0
+    #: excitation used until a set_excitation step says otherwise
+    current_nA: PositiveFinite = 0.5
+    frequency_Hz: PositiveFinite | Literal["auto"] = "auto"
+
+
+class SimulationSettings(BaseModel):
+    """Used only with ``--sim``: which sample, and where the simulated fridge starts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    preset: Literal["S0", "S1"] = "S1"
+    #: the mixing chamber's temperature when the simulation starts (default: base)
+    start_K: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] | None = None
+
+
+class Sequence(BaseModel):
+    """A whole sequence: name, settings and steps (composite steps not yet expanded)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = "sequence"
+    description: str = ""
+    settings: RunSettings = RunSettings()
+    simulation: SimulationSettings = SimulationSettings()
+    steps: list[Any] = Field(min_length=1)
+
+    def to_yaml(self) -> str:
+        """The sequence as a sequence file (how a run file stores it, for resume)."""
+        data = {"name": self.name, "description": self.description,
+                "settings": self.settings.model_dump(), "simulation": self.simulation.model_dump(),
+                "steps": [{step.kind: step.model_dump(exclude_none=True)} for step in self.steps]}
+        return yaml.safe_dump(data, sort_keys=False)
+
+    def plan(self) -> list[Step]:
+        """The primitive steps, composite ones expanded, in execution order."""
+        out: list[Step] = []
+        for step in self.steps:
+            out.extend(step.expand() if isinstance(step, FieldSweep) else [step])
+        return out
+
+
+# ------------------------------------------------------------------------------- parsing
+
+
+def _parse_steps(raw_steps: Any) -> tuple[list[_Step | None], list[str]]:
+    """Validate each ``- kind: {…}`` entry on its own, so errors carry steps[i].kind.key.
+
+    Steps that fail stay in the list as None, so later checks keep the original positions.
+    """
+    if not isinstance(raw_steps, list):
+        return [], [f"steps: expected a list of steps, got a {type(raw_steps).__name__}"]
+    steps: list[_Step | None] = []
+    problems: list[str] = []
+    known = ", ".join(STEP_TYPES)
+    for i, entry in enumerate(raw_steps):
+        where = f"steps[{i}]"
+        if isinstance(entry, str) and entry in STEP_TYPES:
+            entry = {entry: {}}
+        steps.append(None)
+        if not isinstance(entry, dict) or len(entry) != 1:
+            problems.append(f"{where}: expected one step as 'kind: {{settings}}' ({known})")
+            continue
+        (kind, params), = entry.items()
+        if kind not in STEP_TYPES:
+            problems.append(f"{where}: unknown step kind {kind!r}; known kinds: {known}")
+            continue
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            problems.append(f"{where}.{kind}: expected a mapping of settings, got {params!r}")
+            continue
+        try:
+            steps[-1] = STEP_TYPES[kind].model_validate(params)
+        except ValidationError as exc:
+            problems.extend(validation_problems(exc, prefix=("steps", i, kind)))
+    return steps, problems
+
+
+def parse_sequence(data: dict[str, Any], source: str,
+                   station: StationConfig | None = None) -> Sequence:
+    """A validated Sequence from a parsed YAML mapping; InputError lists every problem —
+    the schema's and, with a station, every limit the parts that parsed would exceed."""
+    data = dict(data)
+    raw_steps = data.pop("steps", None)
+    steps, problems = _parse_steps(raw_steps) if raw_steps is not None \
+        else ([], ["steps: Field required"])
+    if raw_steps is not None and not steps and not problems:
+        problems.append("steps: the sequence has no steps")
+    head = None
+    try:
+        head = Sequence.model_validate({**data, "steps": [None]})
+    except ValidationError as exc:
+        problems = validation_problems(exc) + problems
+    if station is not None:
+        settings = head.settings if head is not None else None
+        problems += _station_problems(settings, steps, station)
+    if problems:
+        raise InputError(source, problems)
+    return head.model_copy(update={"steps": steps})
+
+
+def load_sequence(path: str | Path, station: StationConfig | None = None) -> Sequence:
+    """Read a sequence file; with a station, its limits are checked too (InputError)."""
+    return parse_sequence(read_yaml_mapping(path), str(path), station)
+
+
+def sequence_from_text(text: str, source: str = "<sequence>",
+                       station: StationConfig | None = None) -> Sequence:
+    return parse_sequence(parse_yaml_mapping(text, source), source, station)
+
+
+# ------------------------------------------------------------------------------- station checks
+
+
+def check_against_station(sequence: Sequence, station: StationConfig) -> list[str]:
+    """Every way the sequence would exceed the station's limits, with the key and the limit."""
+    return _station_problems(sequence.settings, sequence.steps, station)
+
+
+def _station_problems(settings: RunSettings | None, steps: list[_Step | None],
+                      station: StationConfig) -> list[str]:
+    lim = station.limits
+    problems: list[str] = []
+
+    def bad(path: str, value: float, unit: str, why: str) -> None:
+        problems.append(f"{path}: {value:g} {unit} {why}")
+
+    def field(path: str, value: float) -> None:
+        if abs(value) > lim.max_field_Oe:
+            bad(path, value, "Oe", f"is beyond the magnet limit of ±{lim.max_field_Oe:g} Oe "
+                                   "(station: limits.max_field_Oe)")
+
+    def field_rate(path: str, value: float | None) -> None:
+        if value is not None and value > lim.max_field_ramp_Oe_per_s:
+            bad(path, value, "Oe/s", f"is above the magnet ramp limit of "
+                                     f"{lim.max_field_ramp_Oe_per_s:g} Oe/s "
+                                     "(station: limits.max_field_ramp_Oe_per_s)")
+
+    def temperature(path: str, value: float | None) -> None:
+        low, high = lim.temperature_K
+        if value is not None and not low <= value <= high:
+            bad(path, value, "K", f"is outside the fridge's range {low:g} to {high:g} K "
+                                  "(station: limits.temperature_K)")
+
+    def t_rate(path: str, value: float | str) -> None:
+        if value != "auto" and value > lim.max_temperature_ramp_K_per_min:
+            bad(path, value, "K/min", f"is above the limit of "
+                                      f"{lim.max_temperature_ramp_K_per_min:g} K/min "
+                                      "(station: limits.max_temperature_ramp_K_per_min)")
+
+    def current(path: str, value: float) -> None:
+        low, high = lim.current_nA
+        if not low <= value <= high:
+            bad(path, value, "nA", f"is outside the bias limits {low:g} to {high:g} nA "
+                                   "(station: limits.current_nA)")
+
+    def frequency(path: str, value: float | str) -> None:
+        low, high = lim.frequency_Hz
+        if value != "auto" and not low <= value <= high:
+            bad(path, value, "Hz", f"is outside {low:g} to {high:g} Hz "
+                                   "(station: limits.frequency_Hz)")
+
+    if settings is not None:
+        field_rate("settings.field_rate_Oe_per_s", settings.field_rate_Oe_per_s)
+        current("settings.current_nA", settings.current_nA)
+        frequency("settings.frequency_Hz", settings.frequency_Hz)
+    for i, step in enumerate(steps):
+        if step is None:  # already reported by the schema
+            continue
+        p = f"steps[{i}].{step.kind}"
+        if isinstance(step, SetField | FieldSweep):
+            field_rate(f"{p}.rate_Oe_per_s", step.rate_Oe_per_s)
+        if isinstance(step, SetField):
+            field(f"{p}.field_Oe", step.field_Oe)
+        elif isinstance(step, FieldSweep):
+            for j, value in enumerate(step.fields_Oe):
+                field(f"{p}.fields_Oe[{j}]", value)
+            if step.ramp is not None:
+                temperature(f"{p}.ramp.from_K", step.ramp.from_K)
+                temperature(f"{p}.ramp.to_K", step.ramp.to_K)
+                t_rate(f"{p}.ramp.rate_K_per_min", step.ramp.rate_K_per_min)
+        elif isinstance(step, RampTemperature):
+            temperature(f"{p}.from_K", step.from_K)
+            temperature(f"{p}.to_K", step.to_K)
+            t_rate(f"{p}.rate_K_per_min", step.rate_K_per_min)
+        elif isinstance(step, Cooldown):
+            temperature(f"{p}.to_K", step.to_K)
+        elif isinstance(step, SetExcitation):
+            current(f"{p}.current_nA", step.current_nA)
+            frequency(f"{p}.frequency_Hz", step.frequency_Hz)
+        elif isinstance(step, LinearityCheck):
+            for j, value in enumerate(step.currents_nA):
+                current(f"{p}.currents_nA[{j}]", value)
+    return problems
+
+
+# ------------------------------------------------------------------------------- the plan
+
+#: estimates used for the plan's duration when the fridge's own behaviour is not known
+COOLING_TAU_ESTIMATE_S = 300.0  # MC: T² relaxes with about this time constant, heater off
+STABILIZE_ESTIMATE_S = 300.0  # reaching and settling at a ramp's start temperature
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    index: int
+    step: Step
+    estimate_s: float
+
+    @property
+    def kind(self) -> str:
+        return self.step.kind
+
+    def describe(self) -> str:
+        return describe(self.step)
+
+
+def describe(step: Step) -> str:
+    """One line a physicist reads in the plan: what the step does."""
+    t = step.targets()
+    if isinstance(step, SetField):
+        rate = f" at {step.rate_Oe_per_s:g} Oe/s" if step.rate_Oe_per_s else ""
+        return f"field to {step.field_Oe:g} Oe{rate}"
+    if isinstance(step, RampTemperature):
+        start = f"from {step.from_K:g} K " if step.from_K else ""
+        rate = "auto rate" if step.rate_K_per_min == "auto" else f"{step.rate_K_per_min:g} K/min"
+        return f"ramp {start}to {step.to_K:g} K ({rate})"
+    if isinstance(step, Hold):
+        return (f"hold {step.duration_s:g} s" if step.duration_s
+                else f"hold until stable (±{step.tolerance:.0%}, ≤ {step.timeout_s:g} s)")
+    if isinstance(step, Measure):
+        return f"measure {step.points} points"
+    if isinstance(step, SetExcitation):
+        return f"excitation {step.current_nA:g} nA, f = {t['frequency_Hz']}, τ = " \
+               f"{t['time_constant_s']}"
+    if isinstance(step, LinearityCheck):
+        return "linearity check at " + ", ".join(f"{c:g}" for c in step.currents_nA) + " nA"
+    if isinstance(step, Cooldown):
+        return "cooldown" + (f" to {step.to_K:g} K" if step.to_K else "") + \
+            (f" for {step.duration_s:g} s" if step.duration_s else "")
+    return step.kind
+
+
+def ramp_duration_s(T_from: float, T_to: float, rate: float | str, auto_percent: float) -> float:
+    """Planned ramp time: linear at a fixed rate, exponential in T at ``auto``."""
+    if rate == "auto":
+        return abs(math.log(T_to / T_from)) / (auto_percent / 100.0) * 60.0
+    return abs(T_to - T_from) / float(rate) * 60.0
+
+
+def make_plan(sequence: Sequence, station: StationConfig,
+              T_start_K: float = 0.05) -> list[PlannedStep]:
+    """The expanded steps with estimated durations (s) for the ETA."""
+    s = sequence.settings
+    tau_estimate = 1.0  # the auto time constant at a few Hz
+    interval = s.point_interval_tau * tau_estimate
+    field, T = 0.0, T_start_K
+    out = []
+    for i, step in enumerate(sequence.plan()):
+        if isinstance(step, SetField):
+            rate = step.rate_Oe_per_s or s.field_rate_Oe_per_s
+            est = abs(step.field_Oe - field) / rate + step.settle_s
+            field = step.field_Oe
+        elif isinstance(step, RampTemperature):
+            start = step.from_K or T
+            est = (STABILIZE_ESTIMATE_S if step.from_K and abs(step.from_K - T) > 0.02 * T
+                   else 0.0)
+            est += ramp_duration_s(start, step.to_K, step.rate_K_per_min,
+                                   s.auto_ramp_percent_per_min)
+            T = step.to_K
+        elif isinstance(step, Hold):
+            est = step.duration_s or step.window_s * 2
+        elif isinstance(step, Measure):
+            est = step.points * interval
+        elif isinstance(step, SetExcitation):
+            est = 10.0 * tau_estimate * 2
+        elif isinstance(step, LinearityCheck):
+            est = len(step.currents_nA) * (14.0 * tau_estimate + step.points * interval)
+        elif isinstance(step, Cooldown):
+            goal = step.to_K or max(station.limits.temperature_K[0], 0.02)
+            # T² relaxes toward a base of roughly goal/2 with the cooling time constant
+            est = step.duration_s or COOLING_TAU_ESTIMATE_S * math.log(
+                max(T, goal) ** 2 / (0.75 * goal**2))
+            T = goal
+        else:  # pragma: no cover - every primitive kind is handled above
+            raise TypeError(step)
+        out.append(PlannedStep(i, step, est))
+    return out
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}"

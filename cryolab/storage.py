@@ -1,0 +1,465 @@
+"""The run file: an HDF5 writer that survives a crash, a reader, and CSV export.
+
+Layout (docs/data-format.md): root attributes describe the run; ``/steps/NNN_<kind>/points``
+holds each executed step's points; ``/events`` the runner's notes; ``/segments`` one row per
+process that wrote the file. The writer is a runner subscriber: points are buffered in memory
+and written in blocks, and a background thread flushes whatever is pending at least once a
+second, so a killed process loses at most about a second of points. The file is written in
+SWMR mode, so a second process can read it live (``RunFile`` opens with ``swmr=True``).
+
+A process killed while writing leaves HDF5's "open for writing" flag in the superblock; the
+file still opens with ``swmr=True`` and :func:`clear_write_flag` (what ``h5clear -s`` does)
+makes it open everywhere again — ``cryolab resume`` does that before appending.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from cryolab import __version__
+from cryolab.events import (
+    Event,
+    Note,
+    PointTaken,
+    RunEnded,
+    RunStarted,
+    RunStateChanged,
+    StepEnded,
+    StepStarted,
+)
+from cryolab.measurement import POINT_DTYPE
+
+FLUSH_INTERVAL_S = 0.5  # pending rows older than this are written and flushed
+BLOCK_ROWS = 4096
+EVENT_DTYPE = np.dtype([("time_s", "f8"), ("step_index", "i4"), ("level", "S8"),
+                        ("text", h5py.string_dtype())])
+SEGMENT_DTYPE = np.dtype([("started_s", "f8"), ("ended_s", "f8"), ("first_step", "i4"),
+                          ("end_status", "S16"), ("reason", h5py.string_dtype())])
+
+
+class RunFileError(Exception):
+    """A file that is not a (complete enough) cryolab run file."""
+
+
+def _attr_value(value: Any) -> Any:
+    """Something h5py stores as an attribute: numbers, strings, bools, number lists; else JSON."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool | int | float | str | np.number | np.bool_):
+        return value
+    if isinstance(value, list | tuple) and value and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return np.asarray(value, dtype=float)
+    return json.dumps(value, default=str)
+
+
+class RunWriter:
+    """Runner subscriber writing one run file."""
+
+    def __init__(self, path: str | Path, attrs: dict[str, Any], append: bool = False) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        if append:
+            clear_write_flag(self.path)
+            self.file = h5py.File(self.path, "r+", libver="latest")
+        else:
+            self.file = h5py.File(self.path, "w-", libver="latest")
+            self.file.attrs["cryolab_version"] = __version__
+            self.file.attrs["created"] = time.time()
+            self.file.attrs["status"] = "running"
+            for key, value in attrs.items():
+                self.file.attrs[key] = _attr_value(value)
+            self.file.create_group("steps")
+            self.file.create_dataset("events", shape=(0,), maxshape=(None,), dtype=EVENT_DTYPE,
+                                     chunks=(256,))
+            self.file.create_dataset("segments", shape=(0,), maxshape=(None,),
+                                     dtype=SEGMENT_DTYPE, chunks=(16,))
+        self.file.swmr_mode = True
+        self._segment = self.file["segments"].shape[0]
+        self._group_count = len(self.file["steps"])
+        self._points: h5py.Dataset | None = None
+        self._group: h5py.Group | None = None
+        self._rows: list[tuple] = []
+        self._notes: list[tuple] = []
+        self._last_flush = time.monotonic()
+        self._closed = False
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, name="run-writer-flush",
+                                         daemon=True)
+        self._flusher.start()
+
+    # ------------------------------------------------------------------ subscriber
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, PointTaken):
+            with self._lock:
+                self._rows.append(event.row)
+                if len(self._rows) >= BLOCK_ROWS:
+                    self._write_rows()
+            return
+        with self._lock:
+            if isinstance(event, Note):
+                self._notes.append((event.time, -1 if event.step_index is None
+                                    else event.step_index, event.level, event.text))
+            elif isinstance(event, StepStarted):
+                self._start_step(event)
+            elif isinstance(event, StepEnded):
+                self._end_step(event)
+            elif isinstance(event, RunStarted):
+                self._start_segment(event)
+            elif isinstance(event, RunEnded):
+                self._end_run(event)
+            elif isinstance(event, RunStateChanged):
+                self._notes.append((event.time, -1, "info", f"state: {event.state}"
+                                    + (f" ({event.reason})" if event.reason else "")))
+
+    def _start_segment(self, event: RunStarted) -> None:
+        seg = self.file["segments"]
+        seg.resize((self._segment + 1,))
+        seg[self._segment] = (event.time, math.nan, event.first_index, b"running", "")
+        self.file.attrs["status"] = "running"
+        self._flush()
+
+    def _start_step(self, event: StepStarted) -> None:
+        self._write_rows()
+        planned = event.planned
+        name = f"{self._group_count:03d}_{planned.kind}"
+        self._group_count += 1
+        group = self.file["steps"].create_group(name)
+        group.attrs["kind"] = planned.kind
+        group.attrs["index"] = planned.index
+        group.attrs["description"] = planned.describe()
+        group.attrs["started"] = event.time
+        group.attrs["ended"] = math.nan
+        group.attrs["status"] = "running"
+        group.attrs["estimate_s"] = planned.estimate_s
+        for key, value in planned.step.targets().items():
+            group.attrs[f"target_{key}"] = _attr_value(value)
+        self._group = group
+        self._points = group.create_dataset("points", shape=(0,), maxshape=(None,),
+                                            dtype=POINT_DTYPE, chunks=(1024,))
+        self._flush()
+
+    def _end_step(self, event: StepEnded) -> None:
+        self._write_rows()
+        if self._group is not None:
+            self._group.attrs["ended"] = event.time
+            self._group.attrs["status"] = event.status
+            for key, value in event.results.items():
+                self._group.attrs[f"result_{key}"] = _attr_value(value)
+        self._group, self._points = None, None
+        self._flush()
+
+    def _end_run(self, event: RunEnded) -> None:
+        self._write_rows()
+        self.file.attrs["status"] = event.status
+        if event.reason:
+            self.file.attrs["end_reason"] = event.reason
+        seg = self.file["segments"]
+        row = seg[self._segment]
+        seg[self._segment] = (row["started_s"], event.time, row["first_step"],
+                              event.status.encode(), event.reason)
+        self._flush()
+
+    # ------------------------------------------------------------------ writing
+    def _write_rows(self) -> None:
+        if self._rows and self._points is not None:
+            block = np.array(self._rows, dtype=POINT_DTYPE)
+            n = self._points.shape[0]
+            self._points.resize((n + len(block),))
+            self._points[n:] = block
+        self._rows.clear()
+        if self._notes:
+            events = self.file["events"]
+            n = events.shape[0]
+            events.resize((n + len(self._notes),))
+            events[n:] = np.array(self._notes, dtype=EVENT_DTYPE)
+            self._notes.clear()
+
+    def _flush(self) -> None:
+        self._write_rows()
+        self.file.flush()
+        self._last_flush = time.monotonic()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(FLUSH_INTERVAL_S / 2):
+            with self._lock:
+                if self._closed:
+                    return
+                if (self._rows or self._notes) and \
+                        time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
+                    self._flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._flusher.join(timeout=2.0)
+        with self._lock:
+            if not self._closed:
+                self._flush()
+                self.file.close()
+                self._closed = True
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One executed step as the file records it."""
+
+    name: str  # e.g. "003_ramp_temperature"
+    kind: str
+    index: int  # position in the plan
+    status: str
+    started: float
+    ended: float
+    attrs: dict[str, Any]
+    n_points: int
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class RunFile:
+    """Read a run file — finished, interrupted or still being written."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise RunFileError(f"{self.path}: no such file")
+        try:
+            self.file = h5py.File(self.path, "r")
+        except OSError as exc:
+            if "already open for write" not in str(exc):
+                raise RunFileError(f"{self.path}: not a readable HDF5 file ({exc})") from None
+            # being written now, or its writer was killed: read it the SWMR way — unless it
+            # is also truncated, which an SWMR reader would retry on for minutes
+            _check_length(self.path)
+            try:
+                self.file = h5py.File(self.path, "r", swmr=True, libver="latest")
+            except OSError as exc2:
+                raise RunFileError(f"{self.path}: not a readable HDF5 file ({exc2})") from None
+        if "cryolab_version" not in self.file.attrs or "steps" not in self.file:
+            self.file.close()
+            raise RunFileError(f"{self.path}: an HDF5 file, but not a cryolab run file "
+                               "(no cryolab_version attribute or /steps group)")
+
+    def __enter__(self) -> RunFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.file.close()
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return {k: _decode(v) for k, v in self.file.attrs.items()}
+
+    @property
+    def status(self) -> str:
+        return str(_decode(self.file.attrs.get("status", "unknown")))
+
+    def refresh(self) -> None:
+        """See what a live writer has added since the file was opened (SWMR)."""
+        for name in ("events", "segments"):
+            if name in self.file:
+                self.file[name].refresh()
+        for group in self.file["steps"].values():
+            if "points" in group:
+                group["points"].refresh()
+
+    def steps(self) -> list[StepRecord]:
+        out = []
+        for name in sorted(self.file["steps"]):
+            group = self.file["steps"][name]
+            attrs = {k: _decode(v) for k, v in group.attrs.items()}
+            n = group["points"].shape[0] if "points" in group else 0
+            out.append(StepRecord(name, attrs.get("kind", ""), int(attrs.get("index", -1)),
+                                  attrs.get("status", "unknown"), attrs.get("started", math.nan),
+                                  attrs.get("ended", math.nan), attrs, n))
+        return out
+
+    def points(self, step: str | int | None = None) -> np.ndarray:
+        """Points of one step (group name or position in the file) or of all steps, in order."""
+        names = sorted(self.file["steps"])
+        if step is None:
+            chosen = names
+        elif isinstance(step, int):
+            chosen = [names[step]]
+        else:
+            chosen = [step]
+        arrays = [self.file["steps"][n]["points"][()] for n in chosen
+                  if "points" in self.file["steps"][n]]
+        return np.concatenate(arrays) if arrays else np.empty(0, dtype=POINT_DTYPE)
+
+    def dataframe(self, step: str | int | None = None):
+        """The points as a pandas DataFrame, with a ``step`` column naming each row's step."""
+        import pandas as pd
+
+        names = sorted(self.file["steps"]) if step is None else \
+            [sorted(self.file["steps"])[step] if isinstance(step, int) else step]
+        frames = []
+        for name in names:
+            data = self.file["steps"][name]["points"][()]
+            frame = pd.DataFrame(data)
+            frame.insert(0, "step", name)
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame(columns=["step", *POINT_DTYPE.names])
+        return pd.concat(frames, ignore_index=True)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [{"time_s": float(e["time_s"]), "step_index": int(e["step_index"]),
+                 "level": _decode(e["level"]), "text": _decode(e["text"])}
+                for e in self.file["events"][()]]
+
+    def segments(self) -> list[dict[str, Any]]:
+        return [{"started_s": float(s["started_s"]), "ended_s": float(s["ended_s"]),
+                 "first_step": int(s["first_step"]), "end_status": _decode(s["end_status"]),
+                 "reason": _decode(s["reason"])} for s in self.file["segments"][()]]
+
+
+def export_csv(path: str | Path, out_dir: str | Path) -> list[Path]:
+    """Write points.csv (all steps, with a step column), steps.csv, events.csv, segments.csv."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with RunFile(path) as run:
+        frame = run.dataframe()
+        frame.to_csv(out / "points.csv", index=False)
+        written.append(out / "points.csv")
+        with open(out / "steps.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["name", "kind", "index", "status", "started", "ended", "n_points",
+                        "description"])
+            for s in run.steps():
+                w.writerow([s.name, s.kind, s.index, s.status, s.started, s.ended, s.n_points,
+                            s.attrs.get("description", "")])
+        written.append(out / "steps.csv")
+        for name, rows in (("events", run.events()), ("segments", run.segments())):
+            with open(out / f"{name}.csv", "w", newline="") as f:
+                keys = list(rows[0]) if rows else []
+                w = csv.DictWriter(f, fieldnames=keys)
+                w.writeheader()
+                w.writerows(rows)
+            written.append(out / f"{name}.csv")
+    return written
+
+
+# ------------------------------------------------------------------------------ crash recovery
+
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _rot(x: int, k: int) -> int:
+    return ((x << k) | (x >> (32 - k))) & 0xFFFFFFFF
+
+
+def lookup3(data: bytes, initval: int = 0) -> int:
+    """Bob Jenkins' lookup3 hashlittle, as HDF5 uses it for metadata checksums."""
+    M = 0xFFFFFFFF
+    length = len(data)
+    a = b = c = (0xDEADBEEF + length + initval) & M
+    k = 0
+    while length > 12:
+        a = (a + int.from_bytes(data[k:k + 4], "little")) & M
+        b = (b + int.from_bytes(data[k + 4:k + 8], "little")) & M
+        c = (c + int.from_bytes(data[k + 8:k + 12], "little")) & M
+        a = (a - c) & M; a ^= _rot(c, 4); c = (c + b) & M  # noqa: E702 - the reference's mix
+        b = (b - a) & M; b ^= _rot(a, 6); a = (a + c) & M  # noqa: E702
+        c = (c - b) & M; c ^= _rot(b, 8); b = (b + a) & M  # noqa: E702
+        a = (a - c) & M; a ^= _rot(c, 16); c = (c + b) & M  # noqa: E702
+        b = (b - a) & M; b ^= _rot(a, 19); a = (a + c) & M  # noqa: E702
+        c = (c - b) & M; c ^= _rot(b, 4); b = (b + a) & M  # noqa: E702
+        length -= 12
+        k += 12
+    if length == 0:
+        return c
+    tail = data[k:k + length] + bytes(12 - length)
+    a = (a + int.from_bytes(tail[0:4], "little")) & M
+    b = (b + int.from_bytes(tail[4:8], "little")) & M
+    c = (c + int.from_bytes(tail[8:12], "little")) & M
+    c ^= b; c = (c - _rot(b, 14)) & M  # noqa: E702 - the reference's final
+    a ^= c; a = (a - _rot(c, 11)) & M  # noqa: E702
+    b ^= a; b = (b - _rot(a, 25)) & M  # noqa: E702
+    c ^= b; c = (c - _rot(b, 16)) & M  # noqa: E702
+    a ^= c; a = (a - _rot(c, 4)) & M  # noqa: E702
+    b ^= a; b = (b - _rot(a, 14)) & M  # noqa: E702
+    c ^= b; c = (c - _rot(b, 24)) & M  # noqa: E702
+    return c
+
+
+def _read_superblock(f) -> tuple[bytearray, int]:
+    """The superblock (v2/v3) bytes including the checksum, and the length it covers."""
+    head = f.read(12)
+    if len(head) < 12 or head[:8] != _SIGNATURE:
+        raise RunFileError(f"{f.name}: not an HDF5 file (no superblock at offset 0)")
+    version, size_offsets = head[8], head[9]
+    if version not in (2, 3):
+        return bytearray(head), 0
+    body_len = 12 + 4 * size_offsets
+    f.seek(0)
+    block = bytearray(f.read(body_len + 4))
+    if len(block) < body_len + 4:
+        raise RunFileError(f"{f.name}: truncated superblock")
+    stored = struct.unpack("<I", block[body_len:body_len + 4])[0]
+    if lookup3(bytes(block[:body_len])) != stored:
+        raise RunFileError(f"{f.name}: superblock checksum mismatch; the file is damaged")
+    return block, body_len
+
+
+def _check_length(path: str | Path) -> None:
+    """A file shorter than its superblock's end-of-file address lost its end (copy, disk)."""
+    with open(path, "rb") as f:
+        block, body_len = _read_superblock(f)
+        if body_len:
+            size_offsets = block[9]
+            eof = int.from_bytes(block[12 + 2 * size_offsets:12 + 3 * size_offsets], "little")
+            size = Path(path).stat().st_size
+            if size < eof:
+                raise RunFileError(f"{path}: truncated ({size} of {eof} bytes); the file was "
+                                   "cut short after it was written")
+
+
+def clear_write_flag(path: str | Path) -> bool:
+    """Clear the superblock's file-consistency flags left by a killed writer (``h5clear -s``).
+
+    Superblock versions 2 and 3 (HDF5 format spec §II.A): signature, version, sizes of offsets
+    and lengths, the consistency-flags byte at offset 11, four addresses, then a lookup3
+    checksum of everything before it. Returns True if a flag was cleared.
+    """
+    _check_length(path)
+    with open(path, "r+b") as f:
+        block, body_len = _read_superblock(f)
+        if not body_len or block[11] == 0:  # older superblocks keep no such flag
+            return False
+        block[11] = 0
+        block[body_len:body_len + 4] = struct.pack("<I", lookup3(bytes(block[:body_len])))
+        f.seek(0)
+        f.write(block)
+    return True
+
+
+def steps_completed(run: RunFile) -> set[int]:
+    """Plan indices of the steps the file records as completed."""
+    return {s.index for s in run.steps() if s.status == "completed"}
+

@@ -1,0 +1,129 @@
+"""Killing a run: the file opens, holds the points up to about a second before the kill, and
+``cryolab resume`` finishes the remaining steps in the same file."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import pytest
+
+from cryolab.sequence import make_plan, sequence_from_text
+from cryolab.station import load_station
+from cryolab.storage import RunFile, clear_write_flag
+
+SPEED = 400.0  # simulated seconds per wall second: the sweep below takes ~10 s of wall time
+SEQUENCE = """
+name: kill test
+simulation: {preset: S1}
+steps:
+  - set_excitation: {current_nA: 0.5}
+  - field_sweep:
+      fields_Oe: [100, 400]
+      rate_Oe_per_s: 10
+      ramp: {from_K: 0.07, to_K: 0.4}
+"""
+
+
+def cryolab(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "cryolab", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def start_run(tmp_path):
+    seq = tmp_path / "kill.yaml"
+    seq.write_text(SEQUENCE)
+    out = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "cryolab", "run", str(seq), "--sim",
+                             "--speed", str(SPEED), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, out
+
+
+@pytest.mark.parametrize("kill_after_s", [2.0, 4.5, 7.0])
+def test_a_killed_run_leaves_a_readable_file_that_resume_completes(tmp_path, kill_after_s):
+    proc, out = start_run(tmp_path)
+    time.sleep(kill_after_s)
+    killed_at = time.time()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    (path,) = out.glob("*.h5")
+
+    with RunFile(path) as run:  # opens despite the killed writer
+        assert run.status == "running"
+        created = run.attrs["created"]
+        points = run.points()
+        assert len(points) > 0
+        # the simulated clock started before the file was created, so at wall time w it read
+        # at least created + (w − created)·speed: everything older than ~1.5 s must be there
+        expected = created + (killed_at - 1.5 - created) * SPEED
+        assert points["time_s"].max() >= expected - 5 * 3.0  # a few point intervals of slack
+        assert points["time_s"].max() <= created + (killed_at + 0.5 - created) * SPEED * 1.05
+
+    result = cryolab("resume", str(path), "--speed", "max")
+    assert result.returncode == 0, result.stderr
+    with RunFile(path) as run:
+        assert run.status == "completed"
+        segments = run.segments()
+        assert [s["end_status"] for s in segments] == ["interrupted", "completed"]
+        steps = run.steps()
+        plan = make_plan(sequence_from_text(SEQUENCE), load_station())
+        completed = {s.index for s in steps if s.status == "completed"}
+        assert completed == set(range(len(plan)))  # every planned step, once completed
+        statuses = {s.status for s in steps}
+        assert statuses <= {"completed", "interrupted"}
+        interrupted = [s for s in steps if s.status == "interrupted"]
+        if interrupted:  # it is re-run from its beginning, in a new group after it
+            again = [s for s in steps if s.index == interrupted[0].index and
+                     s.status == "completed"]
+            assert again and again[0].name > interrupted[0].name
+    with h5py.File(path, "r") as f:  # a plain reader opens it again once finished
+        assert f.attrs["status"] == "completed"
+
+
+def test_resume_refuses_a_completed_run_and_changes_nothing(tmp_path):
+    seq = tmp_path / "short.yaml"
+    seq.write_text("steps:\n  - set_excitation: {current_nA: 0.5}\n  - measure: {points: 3}\n")
+    assert cryolab("run", str(seq), "--sim", "--speed", "max", "--out", str(tmp_path)
+                   ).returncode == 0
+    (path,) = tmp_path.glob("*.h5")
+    before = path.read_bytes()
+    result = cryolab("resume", str(path))
+    assert result.returncode == 2
+    assert "already completed" in result.stderr and "Traceback" not in result.stderr
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", ["foreign", "truncated", "text"])
+def test_resume_refuses_files_that_are_not_runs(tmp_path, content):
+    path = tmp_path / "x.h5"
+    if content == "foreign":
+        with h5py.File(path, "w") as f:
+            f["data"] = [1.0, 2.0]
+    elif content == "text":
+        path.write_text("not hdf5")
+    else:
+        seq = tmp_path / "s.yaml"
+        seq.write_text("steps:\n  - set_excitation: {current_nA: 0.5}\n")
+        cryolab("run", str(seq), "--sim", "--speed", "max", "--out", str(tmp_path / "r"))
+        (run,) = (tmp_path / "r").glob("*.h5")
+        path.write_bytes(run.read_bytes()[:4096])
+    before = path.read_bytes()
+    result = cryolab("resume", str(path))
+    assert result.returncode == 2
+    assert "cannot resume" in result.stderr and "Traceback" not in result.stderr
+    assert path.read_bytes() == before
+
+
+def test_clearing_the_write_flag_of_a_killed_file(tmp_path):
+    proc, out = start_run(tmp_path)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    (path,) = out.glob("*.h5")
+    with pytest.raises(OSError, match="already open for write"):
+        h5py.File(path, "r")  # what a colleague's plain h5py call meets
+    assert clear_write_flag(path) is True
+    with h5py.File(path, "r") as f:
+        assert "steps" in f

@@ -1,0 +1,139 @@
+"""The run file: HDF5 round trip, live reading from another process, flushing, refusals."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from cryolab.cli import main
+from cryolab.events import Note, PointTaken, RunEnded, RunStarted, StepEnded, StepStarted
+from cryolab.measurement import POINT_DTYPE
+from cryolab.sequence import Measure, PlannedStep, SetField
+from cryolab.storage import RunFile, RunFileError, RunWriter, clear_write_flag, export_csv
+
+PLAN = [PlannedStep(0, SetField(field_Oe=100.0), 40.0), PlannedStep(1, Measure(points=5), 15.0)]
+
+
+def rows(n, t0=1000.0, field=100.0):
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        flags = int(rng.integers(0, 2))
+        out.append((t0 + 3.0 * i, 0.1, 0.1 * (1 + 0.2 * flags), field, 1e-6, -1e-9, 5e-10,
+                    6.93, 1.0, 2000.0 + i, 1000.0 + i / 2, flags == 0, flags, 5000.0, 0.1, 1e-5))
+    return out
+
+
+def write_run(path, n_points=5000, close=True):
+    writer = RunWriter(path, {"sequence": "steps: []", "simulated": True, "seed": 7})
+    writer(RunStarted(999.0, PLAN, 0))
+    writer(StepStarted(999.5, PLAN[0]))
+    writer(StepEnded(999.8, 0, "completed", {"field_Oe": 100.0}))
+    writer(StepStarted(1000.0, PLAN[1]))
+    data = rows(n_points)
+    for row in data:
+        writer(PointTaken(1, row))
+    writer(Note(1001.0, 1, "warning", "sample out of equilibrium"))
+    if close:
+        writer(StepEnded(2e4, 1, "completed", {"linear": True, "values": [1.0, 2.0]}))
+        writer(RunEnded(2e4, "completed"))
+        writer.close()
+    return writer, data
+
+
+def test_hdf5_round_trip(tmp_path):
+    path = tmp_path / "run.h5"
+    _, data = write_run(path)
+    with RunFile(path) as run:
+        assert run.status == "completed"
+        assert run.attrs["seed"] == 7 and run.attrs["simulated"] is True
+        steps = run.steps()
+        assert [s.name for s in steps] == ["000_set_field", "001_measure"]
+        assert steps[0].attrs["target_field_Oe"] == 100.0
+        assert steps[0].attrs["result_field_Oe"] == 100.0
+        assert steps[1].attrs["result_linear"] is True
+        assert steps[1].attrs["result_values"] == [1.0, 2.0]
+        points = run.points("001_measure")
+        assert points.dtype == POINT_DTYPE
+        assert np.array_equal(points, np.array(data, dtype=POINT_DTYPE))
+        frame = run.dataframe()
+        assert len(frame) == 5000 and set(frame["step"]) == {"001_measure"}
+        assert run.events()[0]["text"] == "sample out of equilibrium"
+        assert run.segments()[0]["end_status"] == "completed"
+
+
+def test_csv_export_has_every_point(tmp_path):
+    path = tmp_path / "run.h5"
+    write_run(path, 300)
+    assert main(["export", str(path), "--csv", str(tmp_path / "csv")]) == 0
+    lines = (tmp_path / "csv" / "points.csv").read_text().splitlines()
+    assert len(lines) == 301 and lines[0].startswith("step,time_s,T_mc_K")
+    assert len((tmp_path / "csv" / "steps.csv").read_text().splitlines()) == 3
+    assert export_csv(path, tmp_path / "again")[0].name == "points.csv"
+
+
+READER = """
+import sys, time
+from cryolab.storage import RunFile
+with RunFile(sys.argv[1]) as run:
+    for _ in range(int(sys.argv[2])):
+        run.refresh()
+        print(sum(s.n_points for s in run.steps()), run.status, flush=True)
+        time.sleep(0.4)
+"""
+
+
+def test_points_reach_the_disk_within_a_second_while_the_writer_stays_open(tmp_path):
+    path = tmp_path / "run.h5"
+    writer, _ = write_run(path, 100, close=False)  # fewer than a write block
+    try:
+        time.sleep(1.2)
+        out = subprocess.run([sys.executable, "-c", READER, str(path), "1"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.stdout.split() == ["100", "running"], out.stderr
+    finally:
+        writer.close()
+
+
+def test_a_second_process_reads_the_file_live_during_a_run(tmp_path):
+    from tests.test_runner import LONG_RAMP, start_session
+
+    session = start_session(tmp_path, LONG_RAMP, speed=300.0)
+    thread = threading.Thread(target=session.run)
+    thread.start()
+    try:
+        time.sleep(1.0)
+        out = subprocess.run([sys.executable, "-c", READER, str(session.path), "4"],
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        session.runner.abort("test over")
+        thread.join(timeout=30)
+        session.close()
+    counts = [int(line.split()[0]) for line in out.stdout.splitlines()]
+    assert len(counts) == 4, out.stderr
+    assert counts == sorted(counts) and counts[-1] > counts[0] > 0
+
+
+def test_foreign_and_damaged_files_are_refused_clearly(tmp_path):
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = [1, 2, 3]
+    with pytest.raises(RunFileError, match="not a cryolab run file"):
+        RunFile(foreign)
+    text = tmp_path / "notes.h5"
+    text.write_text("hello")
+    with pytest.raises(RunFileError, match="not a readable HDF5 file"):
+        RunFile(text)
+    with pytest.raises(RunFileError, match="not an HDF5 file"):
+        clear_write_flag(text)
+    run = tmp_path / "run.h5"
+    write_run(run, 10)
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(run.read_bytes()[:2048])
+    with pytest.raises(RunFileError):
+        RunFile(truncated)
+    assert clear_write_flag(run) is False  # closed cleanly: nothing to clear
