@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from cryolab import __version__
+from cryolab.analysis.fit import Choice, FitError, choose_model, fit
+from cryolab.analysis.report import FORMATS, make_report
+from cryolab.analysis.summary import analyze_points
 from cryolab.clock import ScaledClock
 from cryolab.inputs import InputError
 from cryolab.progress import ProgressBar
@@ -22,7 +30,7 @@ from cryolab.session import (
     prepare_resume,
     validate,
 )
-from cryolab.storage import RunFileError, export_csv
+from cryolab.storage import RunFile, RunFileError, export_csv
 from instruments.simulated.lab import NAMES, SimulatedLab
 from instruments.simulated.server import FAULT_KINDS, FaultRule
 
@@ -116,7 +124,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_session(session: Session) -> int:
+def _run_session(session: Session, report: str | None = None) -> int:
     """Run with SIGINT/SIGTERM mapped to a safe abort; exit 0 on completion, 1 otherwise."""
 
     def on_signal(signum, frame):
@@ -131,6 +139,11 @@ def _run_session(session: Session) -> int:
             signal.signal(sig, handler)
         session.close()
     print(f"{status}: {session.path}")
+    if report:
+        try:
+            print(f"report: {make_report(session.path, report)}")
+        except Exception as exc:  # the data are safe in the file; say why there is no figure
+            print(f"no report figure: {type(exc).__name__}: {exc}", file=sys.stderr)
     return EXIT_OK if status == "completed" else EXIT_FAILURE
 
 
@@ -144,12 +157,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"refused: {exc}", file=sys.stderr)
         return EXIT_INVALID
     path = new_run_path(args.out, spec.sequence.name)
+    if args.report and Path(args.report).suffix.lower() not in FORMATS:
+        print(f"refused: --report {args.report}: use {', '.join(FORMATS)}", file=sys.stderr)
+        return EXIT_INVALID
     try:
         session = Session(spec, path, subscribers=[ProgressBar()])
     except Exception as exc:  # instruments not reachable, file not writable: nothing ran
         print(f"failed to start: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    return _run_session(session)
+    return _run_session(session, args.report)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -173,6 +189,93 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     for path in written:
         print(path)
+    return EXIT_OK
+
+
+def _read_fit_csv(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """T_K, rho_ohm_sq (and optional rho_err_ohm_sq) columns of a CSV file."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(path, [f"cannot read as CSV ({exc})"]) from None
+    missing = [c for c in ("T_K", "rho_ohm_sq") if c not in frame.columns]
+    if missing:
+        raise InputError(path, [f"missing column(s) {', '.join(missing)}; expected T_K, "
+                                f"rho_ohm_sq (and optionally rho_err_ohm_sq), found "
+                                f"{', '.join(map(str, frame.columns)) or 'none'}"])
+    try:
+        T = frame["T_K"].to_numpy(dtype=float)
+        rho = frame["rho_ohm_sq"].to_numpy(dtype=float)
+        err = frame["rho_err_ohm_sq"].to_numpy(dtype=float) \
+            if "rho_err_ohm_sq" in frame.columns else None
+    except ValueError as exc:
+        raise InputError(path, [f"non-numeric values ({exc})"]) from None
+    return T, rho, err
+
+
+def _choice_json(choice: Choice) -> dict:
+    out = choice.best.as_json()
+    out.update({"decided": choice.decided, "reason": choice.reason})
+    other = next((f for m, f in choice.fits.items() if m != choice.model), None)
+    if other is not None and not choice.decided:
+        out["alternative"] = other.as_json()
+    return out
+
+
+def _print_fit(choice: Choice, label: str = "") -> None:
+    f = choice.best
+    print(f"{label}{f.model}: " + ", ".join(
+        f"{k} = {v:.5g} ± {f.stderr[k]:.2g}" for k, v in f.values.items())
+        + f"; χ²_red {f.chi2_red:.3g}, {f.n_points} points, {f.T_min_K:.3g}–{f.T_max_K:.3g} K")
+    print(f"{' ' * len(label)}{'' if choice.decided else 'undecided: '}{choice.reason}")
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    try:
+        if data.suffix.lower() in (".h5", ".hdf5"):
+            with RunFile(data) as run:
+                points = run.points()
+            summary, skipped = analyze_points(points, args.model)
+            result = {"fields": [{"field_Oe": r.field_Oe, **_choice_json(r.choice),
+                                  "curvature_zeros_data_K": r.curvature_zeros_data_K,
+                                  "curvature_zeros_model_K": r.curvature_zeros_model_K}
+                                 for r in summary.rows],
+                      "summary": summary.attrs(), "skipped": skipped}
+            if args.json:
+                print(json.dumps(result, indent=1, default=float))
+            else:
+                for r in summary.rows:
+                    _print_fit(r.choice, f"{r.field_Oe:7.1f} Oe  ")
+                print(json.dumps(summary.attrs(), indent=1, default=float))
+                for line in skipped:
+                    print(f"not fitted: {line}")
+            return EXIT_OK
+        T, rho, err = _read_fit_csv(str(data))
+        if args.model == "auto":
+            choice = choose_model(T, rho, err)
+        else:
+            f = fit(T, rho, args.model, err)
+            choice = Choice(args.model, True, f"{args.model} requested", {args.model: f},
+                            math.nan, math.nan)
+    except InputError as exc:
+        return _report_input_error(exc)
+    except (RunFileError, FitError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps(_choice_json(choice), default=float))
+    else:
+        _print_fit(choice)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    try:
+        print(make_report(args.run, args.output, args.model))
+    except (RunFileError, ValueError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 
@@ -214,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sample", choices=("S0", "S1"),
                      help="simulated sample preset (default: the sequence's, else S1)")
     run.add_argument("--out", default="runs", help="directory for the run file (default runs/)")
+    run.add_argument("--report", metavar="FILE",
+                     help="when the run ends, also write the report figure (.png/.pdf/.svg)")
     run.set_defaults(func=cmd_run)
 
     resume = sub.add_parser("resume", help="continue an interrupted run in the same file")
@@ -225,6 +330,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run", help="the run file (.h5)")
     export.add_argument("--csv", required=True, metavar="DIR", help="output directory")
     export.set_defaults(func=cmd_export)
+
+    fit_cmd = sub.add_parser("fit", help="fit Eq. 1 / Eq. 2 to a CSV (T_K,rho_ohm_sq) or a run")
+    fit_cmd.add_argument("data", help="CSV file or run file (.h5)")
+    fit_cmd.add_argument("--model", choices=("eq1", "eq2", "auto"), default="auto")
+    fit_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    fit_cmd.set_defaults(func=cmd_fit)
+
+    report = sub.add_parser("report", help="the rho(T) family and field summary as a figure")
+    report.add_argument("run", help="the run file (.h5)")
+    report.add_argument("-o", "--output", required=True, help="FILE.png, .pdf or .svg")
+    report.add_argument("--model", choices=("eq1", "eq2", "auto"), default="auto")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

@@ -73,5 +73,25 @@ class RunStateChanged:
     reason: str = ""
 
 
-Event = RunStarted | StepStarted | PointTaken | Note | StepEnded | RunEnded | RunStateChanged
+
+
+@dataclass(frozen=True)
+class FitUpdated:
+    """A (re)fit of one step's valid points, from the live fitter."""
+
+    step_index: int
+    field_Oe: float
+    final: bool  # True once the step has ended
+    choice: Any  # cryolab.analysis.fit.Choice
+
+
+@dataclass(frozen=True)
+class SummaryUpdated:
+    """The field summary, recomputed after a field's ramp ended."""
+
+    summary: Any  # cryolab.analysis.summary.FieldSummary
+
+
+Event = (RunStarted | StepStarted | PointTaken | Note | StepEnded | RunEnded | RunStateChanged
+         | FitUpdated | SummaryUpdated)
 Subscriber = Callable[[Event], None]

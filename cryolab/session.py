@@ -20,6 +20,7 @@ from pathlib import Path
 
 import h5py
 
+from cryolab.analysis.live import LiveFitter
 from cryolab.calibration import load_340
 from cryolab.clock import Clock, ScaledClock, VirtualClock, WallClock
 from cryolab.events import Subscriber
@@ -113,6 +114,7 @@ class Session:
         self.lab: SimulatedLab | None = None
         self.station: Station | None = None
         self.writer: RunWriter | None = None
+        self.fitter: LiveFitter | None = None
         self.runner: Runner | None = None
         self._log_handler: logging.Handler | None = None
         try:
@@ -130,8 +132,10 @@ class Session:
                 self.clock.before_jump(self.station.confirm_writes)
             self._start_log()
             self.writer = RunWriter(path, self._attrs(), append=append)
+            extra = list(subscribers)
+            self.fitter = LiveFitter(publish=[self.writer, *extra])
             self.runner = Runner(self.station, spec.sequence, self.clock,
-                                 [self.writer, *subscribers], start_index=start_index,
+                                 [self.writer, self.fitter, *extra], start_index=start_index,
                                  meta={"path": str(path)})
         except BaseException:
             self.close()
@@ -173,7 +177,9 @@ class Session:
         return self.runner.run()
 
     def close(self) -> None:
-        for closer in (self.writer.close if self.writer else None,
+        # the fitter first: its last fits and the summary still go into the open file
+        for closer in (self.fitter.close if self.fitter else None,
+                       self.writer.close if self.writer else None,
                        self.station.close if self.station else None,
                        self.lab.stop if self.lab else None):
             if closer is None:

@@ -30,6 +30,7 @@ import numpy as np
 from cryolab import __version__
 from cryolab.events import (
     Event,
+    FitUpdated,
     Note,
     PointTaken,
     RunEnded,
@@ -37,6 +38,7 @@ from cryolab.events import (
     RunStateChanged,
     StepEnded,
     StepStarted,
+    SummaryUpdated,
 )
 from cryolab.measurement import POINT_DTYPE
 
@@ -88,6 +90,7 @@ class RunWriter:
         self.file.swmr_mode = True
         self._segment = self.file["segments"].shape[0]
         self._group_count = len(self.file["steps"])
+        self._group_of_index: dict[int, h5py.Group] = {}
         self._points: h5py.Dataset | None = None
         self._group: h5py.Group | None = None
         self._rows: list[tuple] = []
@@ -119,6 +122,10 @@ class RunWriter:
                 self._start_segment(event)
             elif isinstance(event, RunEnded):
                 self._end_run(event)
+            elif isinstance(event, FitUpdated):
+                self._write_fit(event)
+            elif isinstance(event, SummaryUpdated):
+                self._write_summary(event)
             elif isinstance(event, RunStateChanged):
                 self._notes.append((event.time, -1, "info", f"state: {event.state}"
                                     + (f" ({event.reason})" if event.reason else "")))
@@ -146,6 +153,7 @@ class RunWriter:
         for key, value in planned.step.targets().items():
             group.attrs[f"target_{key}"] = _attr_value(value)
         self._group = group
+        self._group_of_index[planned.index] = group
         self._points = group.create_dataset("points", shape=(0,), maxshape=(None,),
                                             dtype=POINT_DTYPE, chunks=(1024,))
         self._flush()
@@ -169,6 +177,49 @@ class RunWriter:
         row = seg[self._segment]
         seg[self._segment] = (row["started_s"], event.time, row["first_step"],
                               event.status.encode(), event.reason)
+        self._flush()
+
+    def _write_fit(self, event: FitUpdated) -> None:
+        """The step's fit group: the chosen model's parameters, and the other model's when the
+        data could not decide between them."""
+        group = self._group_of_index.get(event.step_index)
+        if group is None:
+            return
+        fit_group = group.require_group("fit")
+        choice = event.choice
+        best = choice.best
+        attrs = {"model": best.model, "decided": choice.decided, "reason": choice.reason,
+                 "final": event.final, "field_Oe": event.field_Oe, "chi2_red": best.chi2_red,
+                 "n_points": best.n_points, "T_min_K": best.T_min_K, "T_max_K": best.T_max_K,
+                 "robust": best.robust, "n_outliers": best.n_outliers}
+        for name, value in best.values.items():
+            attrs[name] = value
+            attrs[f"{name}_stderr"] = best.stderr[name]
+        other = next((f for m, f in choice.fits.items() if m != best.model), None)
+        if other is not None and not choice.decided:
+            attrs["alt_model"] = other.model
+            attrs["alt_chi2_red"] = other.chi2_red
+            for name, value in other.values.items():
+                attrs[f"alt_{name}"] = value
+                attrs[f"alt_{name}_stderr"] = other.stderr[name]
+        for key, value in attrs.items():
+            fit_group.attrs[key] = _attr_value(value)
+        self._flush()
+
+    def _write_summary(self, event: SummaryUpdated) -> None:
+        table = event.summary.table()
+        if "summary" not in self.file:
+            self.file.create_dataset("summary", shape=(0,), maxshape=(None,), dtype=table.dtype,
+                                     chunks=(64,))
+        dataset = self.file["summary"]
+        dataset.resize((len(table),))
+        dataset[:] = table
+        # branch results live on a group: in SWMR mode, attributes written on a resizable
+        # dataset corrupt its object header (HDF5 "Parent entry isn't pinned")
+        analysis = self.file.require_group("analysis")
+        for key, value in event.summary.attrs().items():
+            analysis.attrs[key] = value
+        analysis.attrs["notes"] = json.dumps(event.summary.notes)
         self._flush()
 
     # ------------------------------------------------------------------ writing
@@ -331,6 +382,18 @@ class RunFile:
         return [{"time_s": float(e["time_s"]), "step_index": int(e["step_index"]),
                  "level": _decode(e["level"]), "text": _decode(e["text"])}
                 for e in self.file["events"][()]]
+
+    def summary(self) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """The /summary table and the branch results (/analysis attributes), if written."""
+        if "summary" not in self.file:
+            return None
+        attrs = self.file["analysis"].attrs if "analysis" in self.file else {}
+        return self.file["summary"][()], {k: _decode(v) for k, v in attrs.items()}
+
+    def fit(self, step: str) -> dict[str, Any] | None:
+        """The stored fit of a step (group name), if any."""
+        group = self.file["steps"][step]
+        return {k: _decode(v) for k, v in group["fit"].attrs.items()} if "fit" in group else None
 
     def segments(self) -> list[dict[str, Any]]:
         return [{"started_s": float(s["started_s"]), "ended_s": float(s["ended_s"]),

@@ -1,0 +1,318 @@
+"""Fitting Eq. 1 and Eq. 2 to ρ(T): data-derived starts, weights, a robust pass, sanity checks.
+
+Parameters are fitted as logarithms (positive by construction, and scaled alike although σ_QF
+is ~1e-5 S and E_a ~1 K), with analytic Jacobians. Each point is weighted by its uncertainty,
+σᵢ = √(σ_abs² + (ε ρᵢ)²), estimated from the scatter of neighbouring points (second differences)
+unless given. The plain least-squares fit starts from guesses read off the data (saturation from
+the coldest points, activation from the Arrhenius slope of the warm end); the robust fit
+(soft-L1 loss, against spikes) starts from the plain result. A solver's success flag is not
+trusted alone: the robust result is kept only if its parameters stay consistent with the plain
+fit and with the data's own saturation value. Standard errors come from the Jacobian in the
+linear parameters, so a saturation value near zero still gets a meaningful absolute error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from cryolab.models import PARAMS, rho
+
+MIN_POINTS = 6
+
+
+class FitError(ValueError):
+    """The data cannot be fitted (too few points, no temperature range, non-finite values)."""
+
+
+@dataclass
+class FitResult:
+    model: str  # "eq1" or "eq2"
+    values: dict[str, float]
+    stderr: dict[str, float]
+    chi2_red: float
+    n_points: int
+    T_min_K: float
+    T_max_K: float
+    robust: bool = True  # whether the robust pass was kept
+    n_outliers: int = 0  # points beyond 5 σ of the final curve
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def params(self) -> tuple[float, float, float]:
+        return tuple(self.values[name] for name in PARAMS[self.model])
+
+    @property
+    def saturation_ohm_sq(self) -> float:
+        """ρ(T → 0): ρ_QF for Eq. 2, 1/σ_QF for Eq. 1."""
+        return self.values["rho_qf"] if self.model == "eq2" else 1.0 / self.values["sigma_qf"]
+
+    def rho(self, T_K):
+        return rho(self.model, T_K, *self.params)
+
+    def as_json(self) -> dict:
+        """DESIGN.md's fit object; an undetermined value or error is null (JSON has no inf)."""
+        return {"model": self.model, "n_points": self.n_points,
+                "params": {k: {"value": _finite(self.values[k]), "stderr": _finite(self.stderr[k])}
+                           for k in PARAMS[self.model]},
+                "chi2_red": _finite(self.chi2_red), "T_min_K": self.T_min_K,
+                "T_max_K": self.T_max_K, "robust": self.robust, "n_outliers": self.n_outliers}
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+# ----------------------------------------------------------------------------------- noise
+
+
+def estimate_uncertainty(T_K: np.ndarray, rho_ohm: np.ndarray) -> np.ndarray:
+    """Each point's σ from the scatter of its T-ordered neighbours.
+
+    A second difference ρ_{i+1} − 2ρ_i + ρ_{i−1} cancels a locally linear trend and has variance
+    6σ² for white noise; its robust scale (MAD) in consecutive blocks of points gives σ block by
+    block, so absolute noise (the lock-in's floor) and relative noise are both followed without
+    assuming which one dominates.
+    """
+    n = len(rho_ohm)
+    order = np.argsort(T_K)
+    r = rho_ohm[order]
+    if n < 5:
+        return np.full(n, max(float(np.std(r)), 1e-300))
+    d2 = np.abs(r[2:] - 2 * r[1:-1] + r[:-2])
+    block = max(30, n // 100)
+    sigma_sorted = np.empty(n)
+    for start in range(0, n, block):
+        chunk = d2[max(start - 1, 0): min(start + block - 1, n - 2)]
+        if len(chunk) < 5:  # a short tail: share the previous block's value
+            sigma_sorted[start:] = sigma_sorted[start - 1]
+            break
+        sigma_sorted[start:start + block] = 1.4826 * np.median(chunk) / math.sqrt(6.0)
+    floor = 1e-6 * float(np.median(np.abs(r))) + 1e-300  # weights must stay finite
+    sigma = np.empty(n)
+    sigma[order] = np.maximum(sigma_sorted, floor)
+    return sigma
+
+
+# ----------------------------------------------------------------------------------- models
+
+
+def _model_and_jacobian(model: str, T: np.ndarray, p: np.ndarray, log_params: bool = True
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """ρ(T) and its Jacobian: in the log-parameters p = (ln a, ln b, ln E) that the solver uses,
+    or (``log_params=False``) in the linear parameters (a, b, E) that the errors are quoted in."""
+    a, b, E = np.exp(p)
+    act = np.exp(-E / T)
+    J = np.empty((len(T), 3))
+    if model == "eq2":
+        y = a + b * act
+        J[:, 0] = 1.0
+        J[:, 1] = act
+        J[:, 2] = -b * act / T
+    else:
+        g = a + b * act
+        y = 1.0 / g
+        g2 = g * g
+        J[:, 0] = -1.0 / g2
+        J[:, 1] = -act / g2
+        J[:, 2] = b * act / (T * g2)
+    if log_params:
+        J *= np.array([a, b, E])[None, :]  # ∂ρ/∂ln x = x ∂ρ/∂x
+    return y, J
+
+
+def initial_guess(model: str, T: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Log-parameters read off the data: saturation from the coldest tenth, activation from the
+    Arrhenius slope of the warm end after the saturation is taken out."""
+    order = np.argsort(T)
+    T, r = T[order], r[order]
+    n = len(T)
+    cold = max(n // 10, 3)
+    sat = float(np.median(r[:cold]))
+    warm = slice(int(n * 0.6), n)
+    if model == "eq2":
+        excess = r[warm] - max(sat, 0.0)
+        floor = max(abs(sat), np.median(np.abs(r))) * 1e-6 + 1e-12
+        a0 = max(sat, floor)
+    else:
+        positive = np.maximum(r, 1e-300)
+        sat_sigma = 1.0 / max(sat, 1e-300)
+        excess = 1.0 / positive[warm] - sat_sigma
+        a0 = sat_sigma
+    ok = excess > 0
+    E0, b0 = None, None
+    if ok.sum() >= 3 and np.ptp(1.0 / T[warm][ok]) > 0:
+        slope, intercept = np.polyfit(1.0 / T[warm][ok], np.log(excess[ok]), 1)
+        if slope < 0:
+            E0, b0 = -slope, math.exp(intercept)
+    if E0 is None:  # no activation visible: start from a scale set by the temperature range
+        E0 = 3.0 * float(np.median(T))
+        b0 = (abs(sat) if model == "eq2" else a0) * math.exp(E0 / float(T[-1]))
+    return np.log([a0, b0, E0])
+
+
+# ----------------------------------------------------------------------------------- fitting
+
+
+def _solve(model: str, T: np.ndarray, r: np.ndarray, sigma: np.ndarray, p0: np.ndarray,
+           loss: str):
+    def residuals(p):
+        return (_model_and_jacobian(model, T, p)[0] - r) / sigma
+
+    def jac(p):
+        return _model_and_jacobian(model, T, p)[1] / sigma[:, None]
+
+    p0 = np.clip(p0, -700, 700)
+    if loss == "linear":
+        return least_squares(residuals, p0, jac=jac, method="lm", xtol=1e-10, ftol=1e-10,
+                             max_nfev=2000)
+    return least_squares(residuals, p0, jac=jac, method="trf", loss=loss, f_scale=1.0,
+                         xtol=1e-10, ftol=1e-10, max_nfev=2000)
+
+
+def _errors(model: str, T: np.ndarray, sigma: np.ndarray, p: np.ndarray, chi2_red: float
+            ) -> np.ndarray:
+    """Standard errors of the linear parameters: (JᵀJ)⁻¹ with J in linear parameters, scaled by
+    χ²_red when the scatter exceeds the assumed uncertainties (never scaled down)."""
+    J = _model_and_jacobian(model, T, p, log_params=False)[1] / sigma[:, None]
+    # scale the columns so the SVD compares like with like, then undo the scaling
+    norms = np.linalg.norm(J, axis=0)
+    norms[norms == 0] = 1.0
+    try:
+        _, s, Vt = np.linalg.svd(J / norms, full_matrices=False)
+    except np.linalg.LinAlgError:
+        return np.full(3, math.inf)
+    # a direction the data do not constrain has (near) zero singular value: the parameters
+    # along it are undetermined, so their error is infinite, not the zero a pseudo-inverse gives
+    determined = s > 1e-10 * s[0]
+    weights = Vt**2  # weights[i, j]: share of parameter j in direction i
+    variance = (weights[determined] / s[determined, None] ** 2).sum(axis=0)
+    variance[(weights[~determined] > 1e-12).any(axis=0)] = np.inf
+    return np.sqrt(variance * max(chi2_red, 1.0)) / norms
+
+
+def fit(T_K, rho_ohm_sq, model: str, sigma=None) -> FitResult:
+    """Fit ``model`` ('eq1' or 'eq2') to ρ(T); FitError when the data cannot support a fit."""
+    if model not in PARAMS:
+        raise FitError(f"unknown model {model!r}; use eq1 or eq2")
+    T = np.asarray(T_K, dtype=float)
+    r = np.asarray(rho_ohm_sq, dtype=float)
+    keep = np.isfinite(T) & np.isfinite(r) & (T > 0)
+    T, r = T[keep], r[keep]
+    if len(T) < MIN_POINTS:
+        raise FitError(f"{len(T)} usable points; a fit needs at least {MIN_POINTS}")
+    if T.max() / T.min() < 1.2:
+        raise FitError(f"temperatures span only {T.min():.4g}–{T.max():.4g} K; "
+                       "a fit needs at least 20 %")
+    if model == "eq1" and np.any(r <= 0):
+        raise FitError("Eq. 1 needs positive ρ (1/ρ is the conductivity)")
+    s = estimate_uncertainty(T, r) if sigma is None else np.asarray(sigma, dtype=float)[keep]
+    notes: list[str] = []
+
+    plain = _solve(model, T, r, s, initial_guess(model, T, r), "linear")
+    p_final, robust_kept = plain.x, False
+    robust = _solve(model, T, r, s, plain.x, "soft_l1")
+    saturation_data = float(np.median(r[np.argsort(T)[: max(len(T) // 10, 3)]]))
+    y_robust = _model_and_jacobian(model, np.array([T.min()]), robust.x)[0][0]
+    consistent = (np.all(np.isfinite(robust.x)) and np.all(np.abs(robust.x - plain.x) < 3.0)
+                  and abs(y_robust - saturation_data) <= 10 * max(abs(saturation_data), 1e-300)
+                  + 5 * float(np.median(s)))
+    if consistent:
+        p_final, robust_kept = robust.x, True
+    else:
+        notes.append("robust fit disagreed with the plain fit and the data; plain fit kept")
+    resid = (_model_and_jacobian(model, T, p_final)[0] - r) / s
+    inliers = np.abs(resid) < 5.0
+    if inliers.sum() < 0.95 * len(T):
+        # more than a few 'outliers' means the curve does not describe the data: judge the fit
+        # on every point (else a hopeless model could hide its misfit as outliers)
+        inliers[:] = True
+    chi2 = float(np.sum(resid[inliers] ** 2)) / max(int(inliers.sum()) - 3, 1)
+    errors = _errors(model, T[inliers], s[inliers], p_final, chi2)
+    values = np.exp(p_final)
+    names = PARAMS[model]
+    return FitResult(model, dict(zip(names, map(float, values), strict=True)),
+                     dict(zip(names, map(float, errors), strict=True)), chi2, len(T),
+                     float(T.min()), float(T.max()), robust_kept, int((~inliers).sum()), notes)
+
+
+# ----------------------------------------------------------------------------------- choice
+
+
+@dataclass
+class Choice:
+    """The model for one field, why, and the other model's fit."""
+
+    model: str
+    decided: bool
+    reason: str
+    fits: dict[str, FitResult]
+    slope_ohm_per_K: float
+    slope_stderr: float
+
+    @property
+    def best(self) -> FitResult:
+        return self.fits[self.model]
+
+
+def low_temperature_slope(T_K: np.ndarray, rho_ohm: np.ndarray) -> tuple[float, float]:
+    """dρ/dT and its standard error from a straight line through the coldest third."""
+    order = np.argsort(T_K)
+    n = max(len(order) // 3, 3)
+    T, r = T_K[order[:n]], rho_ohm[order[:n]]
+    if np.ptp(T) == 0:
+        return 0.0, math.inf
+    A = np.vstack([T, np.ones_like(T)]).T
+    coef, res, *_ = np.linalg.lstsq(A, r, rcond=None)
+    dof = max(n - 2, 1)
+    s2 = float(res[0]) / dof if len(res) else float(np.var(r - A @ coef))
+    var = s2 / float(np.sum((T - T.mean()) ** 2))
+    return float(coef[0]), math.sqrt(var)
+
+
+def choose_model(T_K, rho_ohm_sq, sigma=None) -> Choice:
+    """Eq. 2 for dρ/dT > 0 at low T (failed superconductor), Eq. 1 for dρ/dT < 0 (failed
+    insulator); the fits' quality decides when the slope is not significant, and when neither
+    settles it both fits are reported as undecided."""
+    T = np.asarray(T_K, dtype=float)
+    r = np.asarray(rho_ohm_sq, dtype=float)
+    fits: dict[str, FitResult] = {}
+    errors: dict[str, str] = {}
+    for model in ("eq1", "eq2"):
+        try:
+            fits[model] = fit(T, r, model, sigma)
+        except FitError as exc:
+            errors[model] = str(exc)
+    if not fits:
+        raise FitError("; ".join(f"{m}: {e}" for m, e in errors.items()))
+    slope, err = low_temperature_slope(T, r)
+    t = slope / err if err > 0 else 0.0
+    by_sign = "eq2" if slope > 0 else "eq1"
+    sign_word = "positive (superconducting side)" if slope > 0 else "negative (insulating side)"
+    if abs(t) >= 3 and by_sign in fits:
+        other = "eq1" if by_sign == "eq2" else "eq2"
+        reason = f"dρ/dT at low temperature is {sign_word}: {slope:.4g} ± {err:.2g} Ω/K"
+        if other in fits and fits[other].chi2_red < 0.5 * fits[by_sign].chi2_red:
+            reason += (f"; but {other} fits better (χ²_red {fits[other].chi2_red:.3g} vs "
+                       f"{fits[by_sign].chi2_red:.3g}) — both reported")
+            return Choice(by_sign, False, reason, fits, slope, err)
+        return Choice(by_sign, True, reason, fits, slope, err)
+    if len(fits) == 1:
+        (only,) = fits
+        if only == "eq2" and np.any(r <= 0):  # ρ ≤ 0 (superconducting, at the noise floor)
+            return Choice(only, True, "ρ reaches zero within the noise: only Eq. 2 can describe "
+                          "it", fits, slope, err)
+        return Choice(only, False, f"only {only} could be fitted ({errors})", fits, slope, err)
+    better = min(fits, key=lambda m: fits[m].chi2_red)
+    worse = "eq1" if better == "eq2" else "eq2"
+    ratio = fits[worse].chi2_red / max(fits[better].chi2_red, 1e-300)
+    if ratio >= 1.5:
+        return Choice(better, True, f"low-temperature slope not significant ({slope:.3g} ± "
+                      f"{err:.2g} Ω/K); {better} fits better (χ²_red {fits[better].chi2_red:.3g}"
+                      f" vs {fits[worse].chi2_red:.3g})", fits, slope, err)
+    return Choice(better, False, f"the data cannot decide: slope {slope:.3g} ± {err:.2g} Ω/K, "
+                  f"χ²_red eq1 {fits['eq1'].chi2_red:.3g}, eq2 {fits['eq2'].chi2_red:.3g} — "
+                  "both reported", fits, slope, err)

@@ -1,0 +1,129 @@
+"""The report figure of a run: the ρ(T) family (paper Fig. 3) and the field summary (Fig. 4).
+
+Left: log ρ against T, one colour per field, valid points solid, excluded points faint, each
+field's fit drawn over its data. Right: σ_QF (insulating branch, Eq. 1) and 1/ρ_QF
+(superconducting branch, Eq. 2) against H with their power laws on a log axis, the
+R_Q = h/4e² separatrix, H*, and E_a/k_B with the curvature zeros on the right axis.
+Uses matplotlib's object API (no pyplot state), so it can run next to the GUI.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+from cryolab.analysis.summary import FieldSummary, analyze_points
+from cryolab.storage import RunFile
+from cryolab.units import R_Q_OHM
+
+FORMATS = (".png", ".pdf", ".svg")
+
+
+def draw(points: np.ndarray, summary: FieldSummary, title: str = "") -> Figure:
+    fig = Figure(figsize=(13.5, 5.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    family, fields = fig.subplots(1, 2, width_ratios=[1.15, 1])
+    field_values = sorted({r.field_Oe for r in summary.rows} |
+                          set(np.round(points["field_Oe"][np.isfinite(points["field_Oe"])])))
+    norm = Normalize(min(field_values, default=0.0), max(field_values, default=1.0) or 1.0)
+    cmap = matplotlib.colormaps["viridis"]
+
+    rounded = np.round(points["field_Oe"])
+    positive = points["rho_ohm_sq"] > 0
+    for H in field_values:
+        at = (rounded == H) & positive
+        color = cmap(norm(H))
+        excluded = at & ~points["valid"]
+        valid = at & points["valid"]
+        family.plot(points["T_sample_K"][excluded], points["rho_ohm_sq"][excluded], ".",
+                    ms=2, color=color, alpha=0.12, rasterized=True)
+        family.plot(points["T_sample_K"][valid], points["rho_ohm_sq"][valid], ".", ms=2.5,
+                    color=color, rasterized=True)
+    for row in summary.rows:
+        f = row.fit
+        T = np.geomspace(f.T_min_K, f.T_max_K, 200)
+        family.plot(T, f.rho(T), "-", lw=1.1, color="black", alpha=0.8)
+    family.set_yscale("log")
+    shown = points["rho_ohm_sq"][positive & points["valid"]]
+    if len(shown):  # the data set the range, not a fit that dives toward ρ_QF = 0
+        family.set_ylim(np.percentile(shown, 1) / 2, shown.max() * 2)
+    family.set_xlabel("T (K)")
+    family.set_ylabel("ρ (Ω/□)")
+    family.set_title("ρ(T) at each field — fits in black, excluded points faint")
+    family.axhline(R_Q_OHM, color="tab:red", lw=0.8, ls=":")
+    fig.colorbar(ScalarMappable(norm, cmap), ax=family, label="H (Oe)", pad=0.01)
+
+    ins = [r for r in summary.rows if r.fit.model == "eq1"]
+    sc = [r for r in summary.rows if r.fit.model == "eq2" and r.field_Oe > 0
+          and r.fit.values["rho_qf"] > 0]
+    if ins:
+        H = np.array([r.field_Oe for r in ins])
+        y = np.array([r.fit.values["sigma_qf"] for r in ins])
+        e = np.array([r.fit.stderr["sigma_qf"] for r in ins])
+        fields.errorbar(H, y, e, fmt="D", color="tab:blue", ms=5, label="σ_QF (Eq. 1)")
+    if sc:
+        H = np.array([r.field_Oe for r in sc])
+        rho_qf = np.array([r.fit.values["rho_qf"] for r in sc])
+        e = np.array([r.fit.stderr["rho_qf"] for r in sc]) / rho_qf**2
+        fields.errorbar(H, 1 / rho_qf, e, fmt="s", color="tab:green", ms=5,
+                        label="1/ρ_QF (Eq. 2)")
+    for law, color, name in ((summary.insulating, "tab:blue", "σ_QF"),
+                             (summary.superconducting, "tab:green", "1/ρ_QF")):
+        rows = ins if name == "σ_QF" else sc
+        if law is not None and rows:
+            H = np.linspace(min(r.field_Oe for r in rows), max(r.field_Oe for r in rows), 50)
+            fields.plot(H, law(H), "--", color=color, lw=1,
+                        label=f"{name} ∝ H^({law.exponent:.3g} ± {law.exponent_err:.2g})")
+    fields.axhline(1 / R_Q_OHM, color="tab:red", lw=1, label="1/R_Q, R_Q = h/4e²")
+    if math.isfinite(summary.H_star_Oe):
+        fields.axvline(summary.H_star_Oe, color="gray", ls=":", lw=1,
+                       label=f"H* ≈ {summary.H_star_Oe:.0f} Oe")
+    fields.set_yscale("log")
+    fields.set_xlabel("H (Oe)")
+    fields.set_ylabel("σ_QF or 1/ρ_QF (S/□)")
+    fields.set_title("field summary")
+    energy = fields.twinx()
+    if summary.rows:
+        H = np.array([r.field_Oe for r in summary.rows])
+        Ea = np.array([r.fit.values["Ea_K"] for r in summary.rows])
+        Ea_err = np.array([r.fit.stderr["Ea_K"] for r in summary.rows])
+        energy.errorbar(H, Ea, Ea_err, fmt="o-", color="black", ms=4, lw=0.8, label="E_a/k_B")
+        zeros = [(r.field_Oe, z) for r in summary.rows for z in r.curvature_zeros_model_K]
+        if zeros:
+            zH, zT = zip(*zeros, strict=True)
+            energy.plot(zH, zT, "o", color="salmon", ms=4, alpha=0.8,
+                        label="d²ρ/dT² = 0 (fit)")
+    energy.set_ylabel("E_a/k_B, curvature zero (K)")
+    handles = fields.get_legend_handles_labels()
+    handles2 = energy.get_legend_handles_labels()
+    fields.legend(handles[0] + handles2[0], handles[1] + handles2[1], fontsize=7, loc="best")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def make_report(run_path: str | Path, out_path: str | Path, model: str = "auto") -> Path:
+    """Analyse a run file's points and write the figure (PNG, PDF or SVG by extension)."""
+    out = Path(out_path)
+    if out.suffix.lower() not in FORMATS:
+        raise ValueError(f"{out}: the report is written as {', '.join(FORMATS)}")
+    with RunFile(run_path) as run:
+        points = run.points()
+        attrs = run.attrs
+    summary, skipped = analyze_points(points, model)
+    title = f"{attrs.get('sequence_name', '')} — {Path(run_path).name}"
+    if attrs.get("simulated"):
+        title += f" (simulated, sample {attrs.get('preset')})"
+    if skipped:
+        title += f" — not fitted: {len(skipped)} field(s)"
+    fig = draw(points, summary, title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130)
+    return out
