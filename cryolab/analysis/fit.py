@@ -104,7 +104,7 @@ def _model_and_jacobian(model: str, T: np.ndarray, p: np.ndarray, log_params: bo
                         ) -> tuple[np.ndarray, np.ndarray]:
     """ρ(T) and its Jacobian: in the log-parameters p = (ln a, ln b, ln E) that the solver uses,
     or (``log_params=False``) in the linear parameters (a, b, E) that the errors are quoted in."""
-    a, b, E = np.exp(p)
+    a, b, E = np.exp(np.clip(p, -700.0, 700.0))  # a trial step may wander far: stay finite
     act = np.exp(-E / T)
     J = np.empty((len(T), 3))
     if model == "eq2":

@@ -1,0 +1,1 @@
+"""cryolab's benchmarks: `python benchmarks/run.py` prints the figures (and --json writes them)."""

@@ -1,0 +1,49 @@
+"""Run cryolab's benchmarks and print their figures (``--json FILE`` writes them too).
+
+    python benchmarks/run.py                 # everything
+    python benchmarks/run.py pipeline        # one or more by name
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import fits, overnight, pipeline
+
+BENCHMARKS = {
+    "pipeline": ("per-point data path, instant instruments", pipeline.run),
+    "overnight": ("simulated overnight sweep, --speed max", overnight.run),
+    "fits": ("Eq. 1 / Eq. 2 fit latency as `cryolab fit` does them", fits.run),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], metavar="NAME",
+                        help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    results = {"machine": {"python": platform.python_version(), "cpu": platform.processor(),
+                           "system": platform.platform()}}
+    for name in args.names or BENCHMARKS:
+        title, func = BENCHMARKS[name]
+        print(f"== {name}: {title}", flush=True)
+        figures = func()
+        results[name] = figures
+        for key, value in figures.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else value
+            print(f"   {key:<28} {shown}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
