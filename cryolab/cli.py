@@ -8,6 +8,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -174,10 +175,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     except InputError as exc:
         return _report_input_error(exc)
     mark_interrupted(args.run)
+    start = max(time.time(), plan.last_time_s + 1.0)  # simulated time never runs backwards
     session = Session(plan.spec, Path(args.run), start_index=plan.start_index, append=True,
                       initial_T_K=plan.last_T_K, initial_field_Oe=plan.last_field_Oe,
+                      clock_start=start if plan.spec.simulated else None,
                       subscribers=[ProgressBar()])
-    print(f"resuming {args.run} at step {plan.start_index}", file=sys.stderr)
+    print(f"resuming {args.run} at step {plan.start_index + 1} of {len(session.runner.plan)}",
+          file=sys.stderr)
     return _run_session(session)
 
 

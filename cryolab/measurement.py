@@ -1,7 +1,8 @@
 """One point: instrument readings → R, ρ and flags; excitation set-up, settling and ranging.
 
 R is the four-point resistance from the lock-in's X and the actual current, with the current
-I = V / (R_bias + R_leads + R) solved for R in closed form; ρ = R · W / L. A point is *valid*
+I = V / (R_bias + R_leads + k·R) (k·R the part of the two-point resistance in the sample, station
+``wiring.two_point_per_four_point``) solved for R in closed form; ρ = R · W / L. A point is *valid*
 (used in fits) only when no flag is set. Flag bits (the run file's ``flags`` column):
 
 ==== ============================================================================
@@ -96,6 +97,7 @@ class Acquisition:
         self.clock = clock
         wiring = station.config.wiring
         self.series_ohm = wiring.bias_resistor_ohm + wiring.lead_resistance_ohm
+        self.k2 = wiring.two_point_per_four_point
         self.w_over_l = station.width_over_length
         self.source_V = math.nan
         self.frequency_Hz = math.nan
@@ -121,8 +123,14 @@ class Acquisition:
 
     @property
     def current_A(self) -> float:
-        R = self.last_R_ohm if math.isfinite(self.last_R_ohm) else 0.0
-        return self.source_V / (self.series_ohm + R)
+        return self.source_V / (self.series_ohm + self.k2 * self._R())
+
+    def _R(self) -> float:
+        return self.last_R_ohm if math.isfinite(self.last_R_ohm) else 0.0
+
+    def two_point_ohm(self) -> float:
+        """R_2pt ≈ k·R_4pt + leads: what the bias resistor and the line capacitance see."""
+        return self.k2 * self._R() + self.station.config.wiring.lead_resistance_ohm
 
     @property
     def interval_s(self) -> float:
@@ -138,8 +146,7 @@ class Acquisition:
     def set_current(self, current_A: float) -> float:
         """Bias current via the source voltage; the points after it are 'not settled'."""
         bias = self.station.bias
-        bias.r2pt_estimate_ohm = self.series_ohm - bias.bias_resistor_ohm + (
-            self.last_R_ohm if math.isfinite(self.last_R_ohm) else 0.0)
+        bias.r2pt_estimate_ohm = self.two_point_ohm()
         bias.check(current_A)
         self.source_V = bias.voltage_for(current_A)
         self.station.lockin.sine_voltage = self.source_V
@@ -164,19 +171,13 @@ class Acquisition:
 
     def auto_frequency(self) -> float:
         """The frequency 'auto' picks for the last measured resistance."""
-        R = self.last_R_ohm if math.isfinite(self.last_R_ohm) else 0.0
-        wiring = self.station.config.wiring
-        # the two-point resistance seen by the line capacitance: about twice the four-point
-        # one (the bar beyond the voltage probes) plus the leads
-        R_2pt = 2.0 * R + wiring.lead_resistance_ohm
-        return choose_frequency(R_2pt, wiring.line_capacitance_F,
+        return choose_frequency(self.two_point_ohm(),
+                                self.station.config.wiring.line_capacitance_F,
                                 self.station.config.limits.frequency_Hz)
 
     def rc_product(self) -> float:
-        R = self.last_R_ohm if math.isfinite(self.last_R_ohm) else 0.0
-        wiring = self.station.config.wiring
-        return 2 * math.pi * self.frequency_Hz * (2.0 * R + wiring.lead_resistance_ohm) \
-            * wiring.line_capacitance_F
+        return 2 * math.pi * self.frequency_Hz * self.two_point_ohm() \
+            * self.station.config.wiring.line_capacitance_F
 
     def set_sensitivity(self, sensitivity_V: float) -> None:
         self.station.lockin.sensitivity = sensitivity_V
@@ -202,8 +203,9 @@ class Acquisition:
         overloaded = SR830.is_overload(status)
 
         x, V = reading.x_V, self.source_V
-        R = x * self.series_ohm / (V - x)  # from I = V / (R_series + R) and R = X / I
-        I = V / (self.series_ohm + R)
+        # I = V / (R_bias + R_leads + k·R) and R = X / I, solved for R
+        R = x * self.series_ohm / (V - self.k2 * x)
+        I = V / (self.series_ohm + self.k2 * R)
         flags = 0
         if not (abs(T_sample - T_mc) <= self.settings.mismatch_threshold * T_mc):
             flags |= Flag.THERMAL_MISMATCH  # NaN (uncalibrated T_sample) fails too

@@ -83,6 +83,7 @@ class Runner:
         self.state = "idle"
         self._points_since_check = 0
         self._auto_frequency = False  # set by an excitation with frequency_Hz: auto
+        self._fixed_tau: float | None = None  # a time constant the sequence fixed
 
     # ------------------------------------------------------------------ control (any thread)
     def pause(self) -> None:
@@ -234,7 +235,7 @@ class Runner:
         if abs(f - acq.frequency_Hz) <= 0.2 * acq.frequency_Hz and not only_if_needed:
             return
         old = acq.frequency_Hz
-        acq.configure_lockin(f, None, acq.slope_dB)
+        acq.configure_lockin(f, self._fixed_tau, acq.slope_dB)
         self.note(f"frequency {old:g} → {f:g} Hz for R = {acq.last_R_ohm:.4g} Ω "
                   f"(line capacitance), τ = {acq.tau_s:g} s")
 
@@ -316,6 +317,7 @@ class Runner:
         acq, lockin = self.acq, self.station.lockin
         tau = None if tau_s in (None, "auto") else float(tau_s)
         self._auto_frequency = frequency == "auto"
+        self._fixed_tau = tau
         lockin.filter_synchronous = True  # removes the 2f ripple below 200 Hz
         if frequency == "auto" and not math.isfinite(acq.last_R_ohm):
             # the resistance is unknown: measure it once at a frequency safe for any sample
@@ -481,7 +483,9 @@ class Runner:
 
         reached = self.acquire_until(done, timeout_s=step.timeout_s)
         if not reached:
-            self.note(f"cooldown did not reach {step.to_K:g} K within {step.timeout_s:g} s",
+            goal = f"reach {step.to_K:g} K" if step.to_K is not None else \
+                f"last {step.duration_s:g} s"
+            self.note(f"cooldown did not {goal} within its timeout of {step.timeout_s:g} s",
                       "warning")
         return {"reached": reached}
 

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cryolab.inputs import InputError, parse_yaml_mapping, read_yaml_mapping, validation_problems
 from cryolab.station import StationConfig
+from instruments.srs_sr830 import SR830
+
+TIME_CONSTANTS_S = SR830.TIME_CONSTANTS
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -86,6 +89,14 @@ class SetExcitation(_Step):
     frequency_Hz: PositiveFinite | Literal["auto"] = "auto"
     time_constant_s: PositiveFinite | Literal["auto"] = "auto"
     slope_dB_per_oct: Literal[6, 12, 18, 24] = 24
+
+    @field_validator("time_constant_s")
+    @classmethod
+    def _on_the_lockin_grid(cls, tau: float | str) -> float | str:
+        if tau != "auto" and not any(math.isclose(tau, t, rel_tol=1e-9) for t in TIME_CONSTANTS_S):
+            listed = ", ".join(f"{t:g}" for t in TIME_CONSTANTS_S if 0.1 <= t <= 300)
+            raise ValueError(f"must be 'auto' or an SR830 time constant ({listed} s, …)")
+        return tau
 
 
 class LinearityCheck(_Step):
@@ -202,10 +213,10 @@ class Sequence(BaseModel):
     description: str = ""
     settings: RunSettings = RunSettings()
     simulation: SimulationSettings = SimulationSettings()
-    steps: list[Any] = Field(min_length=1)
+    steps: list[_Step] = Field(min_length=1)
 
     def to_yaml(self) -> str:
-        """The sequence as a sequence file (how a run file stores it, for resume)."""
+        """The sequence as sequence-file text (for sequences built in Python)."""
         data = {"name": self.name, "description": self.description,
                 "settings": self.settings.model_dump(), "simulation": self.simulation.model_dump(),
                 "steps": [{step.kind: step.model_dump(exclude_none=True)} for step in self.steps]}
@@ -268,15 +279,40 @@ def parse_sequence(data: dict[str, Any], source: str,
         problems.append("steps: the sequence has no steps")
     head = None
     try:
-        head = Sequence.model_validate({**data, "steps": [None]})
+        head = Sequence.model_validate({**data, "steps": [Measure(points=1)]})
     except ValidationError as exc:
         problems = validation_problems(exc) + problems
     if station is not None:
-        settings = head.settings if head is not None else None
-        problems += _station_problems(settings, steps, station)
+        # check the limits even of the parts the schema refused, from their raw values, so
+        # that one pass reports every problem
+        settings = head.settings if head is not None else _lenient(RunSettings,
+                                                                   data.get("settings"))
+        lenient_steps = [step if step is not None else _lenient_step(raw)
+                         for step, raw in zip(steps, raw_steps or [], strict=False)]
+        problems += [p for p in _station_problems(settings, lenient_steps, station)
+                     if p not in problems]
     if problems:
         raise InputError(source, problems)
     return head.model_copy(update={"steps": steps})
+
+
+def _lenient(model: type[BaseModel], raw: Any) -> Any:
+    """A model built from only the numeric values of a raw mapping, without validation, so the
+    station's limits can be checked on the parts the schema did accept."""
+    if not isinstance(raw, dict):
+        return None
+    fields = model.model_fields
+    usable = {k: v for k, v in raw.items() if k in fields and isinstance(v, int | float | list)
+              and not isinstance(v, bool)}
+    return model.model_construct(**usable)
+
+
+def _lenient_step(raw: Any) -> Any:
+    if isinstance(raw, dict) and len(raw) == 1:
+        (kind, params), = raw.items()
+        if kind in STEP_TYPES:
+            return _lenient(STEP_TYPES[kind], params)
+    return None
 
 
 def load_sequence(path: str | Path, station: StationConfig | None = None) -> Sequence:
@@ -297,81 +333,97 @@ def check_against_station(sequence: Sequence, station: StationConfig) -> list[st
     return _station_problems(sequence.settings, sequence.steps, station)
 
 
-def _station_problems(settings: RunSettings | None, steps: list[_Step | None],
-                      station: StationConfig) -> list[str]:
-    lim = station.limits
-    problems: list[str] = []
+class _LimitChecker:
+    """Collects one message per value outside a station limit, naming the key and the limit."""
 
-    def bad(path: str, value: float, unit: str, why: str) -> None:
-        problems.append(f"{path}: {value:g} {unit} {why}")
+    def __init__(self, station: StationConfig) -> None:
+        self.lim = station.limits
+        self.problems: list[str] = []
 
-    def field(path: str, value: float) -> None:
-        if abs(value) > lim.max_field_Oe:
-            bad(path, value, "Oe", f"is beyond the magnet limit of ±{lim.max_field_Oe:g} Oe "
-                                   "(station: limits.max_field_Oe)")
+    def _bad(self, path: str, value: float, unit: str, why: str) -> None:
+        self.problems.append(f"{path}: {value:g} {unit} {why}")
 
-    def field_rate(path: str, value: float | None) -> None:
-        if value is not None and value > lim.max_field_ramp_Oe_per_s:
-            bad(path, value, "Oe/s", f"is above the magnet ramp limit of "
-                                     f"{lim.max_field_ramp_Oe_per_s:g} Oe/s "
-                                     "(station: limits.max_field_ramp_Oe_per_s)")
+    def field(self, path: str, value: float) -> None:
+        if abs(value) > self.lim.max_field_Oe:
+            self._bad(path, value, "Oe", f"is beyond the magnet limit of "
+                      f"±{self.lim.max_field_Oe:g} Oe (station: limits.max_field_Oe)")
 
-    def temperature(path: str, value: float | None) -> None:
-        low, high = lim.temperature_K
+    def field_rate(self, path: str, value: float | None) -> None:
+        if value is not None and value > self.lim.max_field_ramp_Oe_per_s:
+            self._bad(path, value, "Oe/s", f"is above the magnet ramp limit of "
+                      f"{self.lim.max_field_ramp_Oe_per_s:g} Oe/s "
+                      "(station: limits.max_field_ramp_Oe_per_s)")
+
+    def temperature(self, path: str, value: float | None) -> None:
+        low, high = self.lim.temperature_K
         if value is not None and not low <= value <= high:
-            bad(path, value, "K", f"is outside the fridge's range {low:g} to {high:g} K "
-                                  "(station: limits.temperature_K)")
+            self._bad(path, value, "K", f"is outside the fridge's range {low:g} to {high:g} K "
+                      "(station: limits.temperature_K)")
 
-    def t_rate(path: str, value: float | str) -> None:
-        if value != "auto" and value > lim.max_temperature_ramp_K_per_min:
-            bad(path, value, "K/min", f"is above the limit of "
-                                      f"{lim.max_temperature_ramp_K_per_min:g} K/min "
-                                      "(station: limits.max_temperature_ramp_K_per_min)")
+    def temperature_rate(self, path: str, value: float | str) -> None:
+        if value != "auto" and value > self.lim.max_temperature_ramp_K_per_min:
+            self._bad(path, value, "K/min", f"is above the limit of "
+                      f"{self.lim.max_temperature_ramp_K_per_min:g} K/min "
+                      "(station: limits.max_temperature_ramp_K_per_min)")
 
-    def current(path: str, value: float) -> None:
-        low, high = lim.current_nA
+    def current(self, path: str, value: float) -> None:
+        low, high = self.lim.current_nA
         if not low <= value <= high:
-            bad(path, value, "nA", f"is outside the bias limits {low:g} to {high:g} nA "
-                                   "(station: limits.current_nA)")
+            self._bad(path, value, "nA", f"is outside the bias limits {low:g} to {high:g} nA "
+                      "(station: limits.current_nA)")
 
-    def frequency(path: str, value: float | str) -> None:
-        low, high = lim.frequency_Hz
+    def frequency(self, path: str, value: float | str) -> None:
+        low, high = self.lim.frequency_Hz
         if value != "auto" and not low <= value <= high:
-            bad(path, value, "Hz", f"is outside {low:g} to {high:g} Hz "
-                                   "(station: limits.frequency_Hz)")
+            self._bad(path, value, "Hz", f"is outside {low:g} to {high:g} Hz "
+                      "(station: limits.frequency_Hz)")
 
-    if settings is not None:
-        field_rate("settings.field_rate_Oe_per_s", settings.field_rate_Oe_per_s)
-        current("settings.current_nA", settings.current_nA)
-        frequency("settings.frequency_Hz", settings.frequency_Hz)
-    for i, step in enumerate(steps):
-        if step is None:  # already reported by the schema
-            continue
-        p = f"steps[{i}].{step.kind}"
+    def settings(self, s: RunSettings) -> None:
+        self.field_rate("settings.field_rate_Oe_per_s", s.field_rate_Oe_per_s)
+        self.current("settings.current_nA", s.current_nA)
+        self.frequency("settings.frequency_Hz", s.frequency_Hz)
+
+    def step(self, p: str, step: _Step) -> None:
         if isinstance(step, SetField | FieldSweep):
-            field_rate(f"{p}.rate_Oe_per_s", step.rate_Oe_per_s)
+            self.field_rate(f"{p}.rate_Oe_per_s", step.rate_Oe_per_s)
         if isinstance(step, SetField):
-            field(f"{p}.field_Oe", step.field_Oe)
+            self.field(f"{p}.field_Oe", step.field_Oe)
         elif isinstance(step, FieldSweep):
             for j, value in enumerate(step.fields_Oe):
-                field(f"{p}.fields_Oe[{j}]", value)
+                self.field(f"{p}.fields_Oe[{j}]", value)
             if step.ramp is not None:
-                temperature(f"{p}.ramp.from_K", step.ramp.from_K)
-                temperature(f"{p}.ramp.to_K", step.ramp.to_K)
-                t_rate(f"{p}.ramp.rate_K_per_min", step.ramp.rate_K_per_min)
+                self.temperature(f"{p}.ramp.from_K", step.ramp.from_K)
+                self.temperature(f"{p}.ramp.to_K", step.ramp.to_K)
+                self.temperature_rate(f"{p}.ramp.rate_K_per_min", step.ramp.rate_K_per_min)
         elif isinstance(step, RampTemperature):
-            temperature(f"{p}.from_K", step.from_K)
-            temperature(f"{p}.to_K", step.to_K)
-            t_rate(f"{p}.rate_K_per_min", step.rate_K_per_min)
+            self.temperature(f"{p}.from_K", step.from_K)
+            self.temperature(f"{p}.to_K", step.to_K)
+            self.temperature_rate(f"{p}.rate_K_per_min", step.rate_K_per_min)
         elif isinstance(step, Cooldown):
-            temperature(f"{p}.to_K", step.to_K)
+            self.temperature(f"{p}.to_K", step.to_K)
         elif isinstance(step, SetExcitation):
-            current(f"{p}.current_nA", step.current_nA)
-            frequency(f"{p}.frequency_Hz", step.frequency_Hz)
+            self.current(f"{p}.current_nA", step.current_nA)
+            self.frequency(f"{p}.frequency_Hz", step.frequency_Hz)
         elif isinstance(step, LinearityCheck):
             for j, value in enumerate(step.currents_nA):
-                current(f"{p}.currents_nA[{j}]", value)
-    return problems
+                self.current(f"{p}.currents_nA[{j}]", value)
+
+
+def _station_problems(settings: RunSettings | None, steps: list[_Step | None],
+                      station: StationConfig) -> list[str]:
+    checker = _LimitChecker(station)
+    parts: list[tuple[str, _Step | RunSettings | None]] = [("settings", settings)]
+    parts += [(f"steps[{i}].{step.kind}", step) for i, step in enumerate(steps)
+              if step is not None]
+    for path, part in parts:
+        try:
+            if isinstance(part, RunSettings):
+                checker.settings(part)
+            elif part is not None:
+                checker.step(path, part)
+        except (AttributeError, TypeError):
+            pass  # a part the schema refused, built leniently, lacks a value a check needs
+    return checker.problems
 
 
 # ------------------------------------------------------------------------------- the plan
@@ -407,7 +459,7 @@ def describe(step: Step) -> str:
         return f"ramp {start}to {step.to_K:g} K ({rate})"
     if isinstance(step, Hold):
         return (f"hold {step.duration_s:g} s" if step.duration_s
-                else f"hold until stable (±{step.tolerance:.0%}, ≤ {step.timeout_s:g} s)")
+                else f"hold until stable (±{step.tolerance:.2g} relative, ≤ {step.timeout_s:g} s)")
     if isinstance(step, Measure):
         return f"measure {step.points} points"
     if isinstance(step, SetExcitation):
@@ -429,8 +481,11 @@ def ramp_duration_s(T_from: float, T_to: float, rate: float | str, auto_percent:
 
 
 def make_plan(sequence: Sequence, station: StationConfig,
-              T_start_K: float = 0.05) -> list[PlannedStep]:
-    """The expanded steps with estimated durations (s) for the ETA."""
+              T_start_K: float | None = None) -> list[PlannedStep]:
+    """The expanded steps with estimated durations (s) for the ETA, starting from ``T_start_K``
+    (default: the simulation's start temperature, else 50 mK, a fridge at base)."""
+    if T_start_K is None:
+        T_start_K = sequence.simulation.start_K or 0.05
     s = sequence.settings
     tau_estimate = 1.0  # the auto time constant at a few Hz
     interval = s.point_interval_tau * tau_estimate

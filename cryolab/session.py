@@ -34,7 +34,14 @@ from cryolab.sequence import (
     sequence_from_text,
 )
 from cryolab.station import Station, StationConfig, connect, load_station
-from cryolab.storage import RunFile, RunFileError, RunWriter, clear_write_flag, steps_completed
+from cryolab.storage import (
+    RunFile,
+    RunFileError,
+    RunWriter,
+    clear_write_flag,
+    is_being_written,
+    steps_completed,
+)
 from instruments.simulated.lab import SimulatedLab
 
 log = logging.getLogger("cryolab")
@@ -53,10 +60,11 @@ class RunSpec:
     seed: int
     preset: str
 
-    def make_clock(self) -> Clock:
+    def make_clock(self, start: float | None = None) -> Clock:
+        """The run's clock; a simulated one starts at ``start`` (default: now)."""
         if not self.simulated:
             return WallClock()
-        return VirtualClock() if math.isinf(self.speed) else ScaledClock(self.speed)
+        return VirtualClock(start) if math.isinf(self.speed) else ScaledClock(self.speed, start)
 
 
 def parse_speed(text: str | float | None) -> float:
@@ -106,11 +114,11 @@ class Session:
 
     def __init__(self, spec: RunSpec, path: Path, *, start_index: int = 0, append: bool = False,
                  initial_T_K: float | None = None, initial_field_Oe: float = 0.0,
-                 subscribers: Iterable[Subscriber] = (), lab_options: dict | None = None
-                 ) -> None:
+                 clock_start: float | None = None, subscribers: Iterable[Subscriber] = (),
+                 lab_options: dict | None = None) -> None:
         self.spec = spec
         self.path = path
-        self.clock = spec.make_clock()
+        self.clock = spec.make_clock(clock_start)
         self.lab: SimulatedLab | None = None
         self.station: Station | None = None
         self.writer: RunWriter | None = None
@@ -202,11 +210,15 @@ class ResumePlan:
     start_index: int
     last_T_K: float | None
     last_field_Oe: float
+    last_time_s: float  # the newest time in the file: a resumed clock must not start earlier
 
 
 def prepare_resume(path: str | Path, speed: float | None = None) -> ResumePlan:
     """Everything needed to continue a run, read from the file alone; InputError if it can't."""
     path = Path(path)
+    if is_being_written(path):
+        raise InputError(str(path), ["cannot resume: another process is still writing this "
+                                     "file (its .lock is held)"])
     try:
         with RunFile(path) as run:
             attrs = run.attrs
@@ -214,6 +226,9 @@ def prepare_resume(path: str | Path, speed: float | None = None) -> ResumePlan:
             done = steps_completed(run)
             with_points = [s for s in run.steps() if s.n_points]
             last_row = run.points(with_points[-1].name)[-1] if with_points else None
+            last_time = max([s["started_s"] for s in run.segments()] +
+                            [e["time_s"] for e in run.events()] +
+                            ([float(last_row["time_s"])] if last_row is not None else []))
     except (RunFileError, OSError, KeyError, ValueError) as exc:
         raise InputError(str(path), [f"cannot resume: {exc}"]) from None
     if status == "completed":
@@ -237,11 +252,11 @@ def prepare_resume(path: str | Path, speed: float | None = None) -> ResumePlan:
     stored_speed = float(attrs.get("speed", 1.0))
     spec = RunSpec(sequence, attrs["sequence"], attrs.get("sequence_source", str(path)), station,
                    simulated, speed if speed is not None else stored_speed,
-                   int(attrs.get("seed", 0)) + 1, str(attrs.get("preset") or "S1"))
+                   int(attrs.get("seed", 0)), str(attrs.get("preset") or "S1"))
     last_T = float(last_row["T_mc_K"]) if last_row is not None else None
     last_H = float(last_row["field_Oe"]) if last_row is not None and \
         math.isfinite(last_row["field_Oe"]) else 0.0
-    return ResumePlan(spec, start, last_T, last_H)
+    return ResumePlan(spec, start, last_T, last_H, last_time)
 
 
 def mark_interrupted(path: str | Path) -> None:

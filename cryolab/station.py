@@ -104,6 +104,9 @@ class WiringConfig(_Strict):
     line_capacitance_F: Annotated[float, Field(gt=0, lt=1e-6, allow_inf_nan=False)] = 1.0e-9
     #: the largest two-point resistance expected; bounds the sine output the driver accepts
     max_two_point_ohm: Positive = 1.0e7
+    #: R_2pt ≈ this × R_4pt + leads: the current path also crosses the bar beyond the voltage
+    #: probes (≈ 2 for a Hall bar whose probes span half its length)
+    two_point_per_four_point: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 2.0
 
 
 class SampleConfig(_Strict):
@@ -271,8 +274,8 @@ class Station:
         """
         mc, sample = self.mc_thermometer, self.sample_thermometer
         mc_query = "SRDG?" if mc.calibration is not None else "KRDG?"
-        reply = self.bridge.ask(f"{mc_query} {mc.input.id};SRDG? {sample.input.id}")
-        mc_value, R_sample = (float(v) for v in reply.split(";"))
+        mc_value, R_sample = self.bridge.read_values([f"{mc_query} {mc.input.id}",
+                                                      f"SRDG? {sample.input.id}"])
         T_mc = mc.calibration.temperature_K(mc_value) if mc.calibration is not None else mc_value
         return T_mc, sample.calibration.temperature_K(R_sample), R_sample
 

@@ -15,8 +15,10 @@ makes it open everywhere again — ``cryolab resume`` does that before appending
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import math
+import os
 import struct
 import threading
 import time
@@ -72,6 +74,7 @@ class RunWriter:
     def __init__(self, path: str | Path, attrs: dict[str, Any], append: bool = False) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._process_lock = hold_writer_lock(self.path)
         if append:
             clear_write_flag(self.path)
             self.file = h5py.File(self.path, "r+", libver="latest")
@@ -171,8 +174,7 @@ class RunWriter:
     def _end_run(self, event: RunEnded) -> None:
         self._write_rows()
         self.file.attrs["status"] = event.status
-        if event.reason:
-            self.file.attrs["end_reason"] = event.reason
+        self.file.attrs["end_reason"] = event.reason  # "" once a resumed run completes
         seg = self.file["segments"]
         row = seg[self._segment]
         seg[self._segment] = (row["started_s"], event.time, row["first_step"],
@@ -259,6 +261,50 @@ class RunWriter:
                 self._flush()
                 self.file.close()
                 self._closed = True
+                release_writer_lock(self._process_lock)
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def hold_writer_lock(path: Path):
+    """An exclusive lock on ``<run>.h5.lock`` for as long as this process writes the file.
+
+    HDF5's own lock is released once SWMR writing starts, so it cannot tell a live writer from
+    a killed one; an flock dies with its process, so a killed run's file can be resumed while
+    one that is still being written cannot.
+    """
+    handle = open(_lock_path(path), "a+")  # noqa: SIM115 - held open for the writer's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise RunFileError(f"{path}: another process is writing this file") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def release_writer_lock(handle) -> None:
+    path = Path(handle.name)
+    handle.close()
+    path.unlink(missing_ok=True)
+
+
+def is_being_written(path: str | Path) -> bool:
+    """True while another live process holds the file's writer lock."""
+    lock = _lock_path(Path(path))
+    if not lock.exists():
+        return False
+    with open(lock) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+    return False
 
 
 # ------------------------------------------------------------------------------ reading
@@ -295,8 +341,15 @@ class RunFile:
         self.path = Path(path)
         if not self.path.exists():
             raise RunFileError(f"{self.path}: no such file")
+        self.file = self._open()
+        if "cryolab_version" not in self.file.attrs or "steps" not in self.file:
+            self.file.close()
+            raise RunFileError(f"{self.path}: an HDF5 file, but not a cryolab run file "
+                               "(no cryolab_version attribute or /steps group)")
+
+    def _open(self) -> h5py.File:
         try:
-            self.file = h5py.File(self.path, "r")
+            return h5py.File(self.path, "r")
         except OSError as exc:
             if "already open for write" not in str(exc):
                 raise RunFileError(f"{self.path}: not a readable HDF5 file ({exc})") from None
@@ -304,13 +357,9 @@ class RunFile:
             # is also truncated, which an SWMR reader would retry on for minutes
             _check_length(self.path)
             try:
-                self.file = h5py.File(self.path, "r", swmr=True, libver="latest")
+                return h5py.File(self.path, "r", swmr=True, libver="latest")
             except OSError as exc2:
                 raise RunFileError(f"{self.path}: not a readable HDF5 file ({exc2})") from None
-        if "cryolab_version" not in self.file.attrs or "steps" not in self.file:
-            self.file.close()
-            raise RunFileError(f"{self.path}: an HDF5 file, but not a cryolab run file "
-                               "(no cryolab_version attribute or /steps group)")
 
     def __enter__(self) -> RunFile:
         return self
@@ -330,13 +379,10 @@ class RunFile:
         return str(_decode(self.file.attrs.get("status", "unknown")))
 
     def refresh(self) -> None:
-        """See what a live writer has added since the file was opened (SWMR)."""
-        for name in ("events", "segments"):
-            if name in self.file:
-                self.file[name].refresh()
-        for group in self.file["steps"].values():
-            if "points" in group:
-                group["points"].refresh()
+        """See everything a live writer has added since the file was opened: new steps, new
+        points, changed statuses (SWMR readers see new data only by reopening)."""
+        self.file.close()
+        self.file = self._open()
 
     def steps(self) -> list[StepRecord]:
         out = []
@@ -404,9 +450,9 @@ class RunFile:
 def export_csv(path: str | Path, out_dir: str | Path) -> list[Path]:
     """Write points.csv (all steps, with a step column), steps.csv, events.csv, segments.csv."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     written = []
-    with RunFile(path) as run:
+    with RunFile(path) as run:  # refuse a bad file before creating anything
+        out.mkdir(parents=True, exist_ok=True)
         frame = run.dataframe()
         frame.to_csv(out / "points.csv", index=False)
         written.append(out / "points.csv")

@@ -23,6 +23,18 @@ class ConfirmingAdapter(VISAAdapter):
 
     def __init__(self, resource_name: str, **kwargs) -> None:
         super().__init__(resource_name, **kwargs)
+        self._open_kwargs = {k: v for k, v in kwargs.items() if k != "visa_library"}
+        self.unconfirmed = False
+        self._disable_nagle()
+
+    def reopen(self) -> None:
+        """Close and open the session again: drops a half-read reply, a stale late answer or
+        a dead socket (what recovering from any communication fault needs)."""
+        try:
+            self.connection.close()
+        except Exception:  # the old session may already be broken; it is discarded anyway
+            log.debug("closing %s before reopening failed", self.resource_name)
+        self.connection = self.manager.open_resource(self.resource_name, **self._open_kwargs)
         self.unconfirmed = False
         self._disable_nagle()
 

@@ -155,6 +155,12 @@ class AMI430(_PymeasureAMI430):
         self.target_field_Oe = target_Oe
         self.ramp()
 
+    def reconnect(self) -> None:
+        """Reopen the socket; the programmer greets every new connection with its banner."""
+        self.adapter.reopen()
+        self.read()
+        self.read()
+
     def clear_quench(self) -> None:
         self.write("QU 0")
 

@@ -230,6 +230,19 @@ class LakeShore372(Instrument):
         kwargs.setdefault("write_termination", self.WRITE_TERMINATION)
         super().__init__(adapter, name, includeSCPI=False, **kwargs)
 
+    def reconnect(self) -> None:
+        self.adapter.reopen()
+
+    def read_values(self, queries: list[str]) -> list[float]:
+        """Several readings in one exchange: the 372 answers a ``;``-chained line with one line
+        of ``;``-separated values (372 manual §6.3), taken at the same instant."""
+        reply = self.ask(";".join(queries))
+        values = [float(v) for v in reply.split(";")]
+        if len(values) != len(queries):
+            raise ValueError(f"372 answered {len(values)} values to {len(queries)} queries: "
+                             f"{reply!r}")
+        return values
+
     def input(self, channel: int | str) -> LS372Input:
         """The input ``A`` or 1–16."""
         key = channel if channel == "A" else int(channel)

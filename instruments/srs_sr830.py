@@ -141,6 +141,9 @@ class SR830(_PymeasureSR830):
         x, y, r, theta = (float(v) for v in self.read().split(","))
         return LockinReading(x, y, r, theta), LIAStatus(int(self.read()))
 
+    def reconnect(self) -> None:
+        self.adapter.reopen()
+
     def read_status(self) -> LIAStatus:
         """The LIA status byte; reading it clears the latched bits (SR830 manual p. 5-23)."""
         return LIAStatus(int(self.ask("LIAS?")))

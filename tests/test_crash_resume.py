@@ -65,8 +65,13 @@ def test_a_killed_run_leaves_a_readable_file_that_resume_completes(tmp_path, kil
     assert result.returncode == 0, result.stderr
     with RunFile(path) as run:
         assert run.status == "completed"
+        assert run.attrs["end_reason"] == ""
         segments = run.segments()
         assert [s["end_status"] for s in segments] == ["interrupted", "completed"]
+        # the resumed clock starts after everything the first process recorded
+        first = [s for s in run.steps() if s.started < segments[1]["started_s"]]
+        assert all(run.points(s.name)["time_s"].max(initial=0) < segments[1]["started_s"]
+                   for s in first)
         steps = run.steps()
         plan = make_plan(sequence_from_text(SEQUENCE), load_station())
         completed = {s.index for s in steps if s.status == "completed"}
@@ -127,3 +132,18 @@ def test_clearing_the_write_flag_of_a_killed_file(tmp_path):
     assert clear_write_flag(path) is True
     with h5py.File(path, "r") as f:
         assert "steps" in f
+
+
+def test_resume_refuses_a_file_that_is_still_being_written(tmp_path):
+    proc, out = start_run(tmp_path)
+    try:
+        deadline = time.time() + 20
+        while not list(out.glob("*.h5")) and time.time() < deadline:
+            time.sleep(0.1)
+        (path,) = out.glob("*.h5")
+        result = cryolab("resume", str(path))
+        assert result.returncode == 2
+        assert "another process is still writing" in result.stderr
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)

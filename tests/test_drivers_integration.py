@@ -73,6 +73,9 @@ def test_430_through_the_driver_in_both_unit_systems(virtual_lab, station):
     # switch the supply to kilogauss per minute; a new driver must read the same field in Oe
     magnet.write("CONF:FIELD:UNITS 0")
     magnet.write("CONF:RAMP:RATE:UNITS 1")
+    # two connections to one instrument are not ordered with each other: make sure the unit
+    # change has been processed before the second driver reads the units
+    magnet.adapter.confirm()
     again = AMI430(magnet.adapter.connection.resource_name, visa_library="@py",
                    max_field_Oe=600.0, max_ramp_rate_Oe_per_s=10.0)
     assert again.field_Oe == pytest.approx(-200.0)

@@ -235,3 +235,32 @@ def test_a_quench_stops_the_run_safely_and_is_recorded(tmp_path):
         assert "quench" in run_file.attrs["end_reason"]
         assert run_file.steps()[-1].status == "failed"
         assert any(e["level"] == "error" for e in run_file.events())
+
+
+def test_a_fixed_time_constant_survives_a_frequency_retune(tmp_path):
+    text = """
+simulation: {preset: S0}
+steps:
+  - set_excitation: {current_nA: 0.3, time_constant_s: 3}
+  - set_field: {field_Oe: 600, rate_Oe_per_s: 10}
+  - measure: {points: 5}
+"""
+    status, run_file, _ = run(tmp_path, text)
+    assert status == "completed"
+    with run_file:
+        points = run_file.points(2)
+        assert points["frequency_Hz"].max() < 7.0  # retuned for S0's megaohms ...
+        assert set(points["time_constant_s"]) == {3.0}  # ... keeping the fixed τ
+
+
+def test_a_cooldown_that_times_out_is_a_warning_not_a_failure(tmp_path):
+    text = """
+simulation: {start_K: 1.0}
+steps:
+  - set_excitation: {current_nA: 0.5}
+  - cooldown: {duration_s: 3600, timeout_s: 600}
+"""
+    status, run_file, _ = run(tmp_path, text)
+    assert status == "completed"
+    with run_file:
+        assert any("within its timeout" in e["text"] for e in run_file.events())

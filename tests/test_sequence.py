@@ -110,11 +110,13 @@ def refused(text: str) -> str:
         ("steps:\n  - measure: {points: 1}\nsimulation: {preset: S7}\n",
          r"simulation.preset: Input should be 'S0' or 'S1'"),
         ("steps:\n  - [set_field, 100]\n", r"steps\[0\]: expected one step"),
+        ("steps:\n  - set_excitation: {current_nA: 0.5, time_constant_s: 2}\n",
+         r"time_constant_s: must be 'auto' or an SR830 time constant"),
     ],
     ids=["field", "field-rate", "current", "frequency", "temperature", "t-rate", "sweep-field",
          "linearity-current", "nan", "units-in-value", "unknown-key", "unknown-kind",
          "hold-neither", "zero-points", "empty", "missing-steps", "threshold", "preset",
-         "not-a-mapping"],
+         "not-a-mapping", "tau-off-grid"],
 )
 def test_invalid_sequences_are_refused_naming_the_key(text, expected):
     message = refused(text)
@@ -125,7 +127,17 @@ def test_all_problems_are_reported_at_once():
     message = refused("steps:\n  - set_field: {field_Oe: 900}\n  - set_excitation: "
                       "{current_nA: 9}\n  - hold: {duration_s: -1}\n")
     assert "steps[0].set_field.field_Oe" in message
+    assert "steps[1].set_excitation.current_nA" in message
     assert "steps[2].hold.duration_s" in message
+
+
+def test_limits_are_checked_even_where_the_schema_refused_something():
+    message = refused("settings: {current_nA: 2, typo: 1}\nsteps:\n"
+                      "  - set_field: {field_Oe: 900, extra: 1}\n")
+    for expected in ("settings.typo: unknown key", "steps[0].set_field.extra: unknown key",
+                     "settings.current_nA: 2 nA is outside the bias limits",
+                     "steps[0].set_field.field_Oe: 900 Oe is beyond the magnet limit"):
+        assert expected in message
 
 
 @pytest.fixture
