@@ -92,6 +92,15 @@ class SummaryUpdated:
     summary: Any  # cryolab.analysis.summary.FieldSummary
 
 
+@dataclass(frozen=True)
+class FaultOccurred:
+    """An instrument fault: retried, given up on (down), or over (recovered)."""
+
+    time: float
+    step_index: int | None
+    report: Any  # cryolab.guard.FaultReport
+
+
 Event = (RunStarted | StepStarted | PointTaken | Note | StepEnded | RunEnded | RunStateChanged
-         | FitUpdated | SummaryUpdated)
+         | FitUpdated | SummaryUpdated | FaultOccurred)
 Subscriber = Callable[[Event], None]

@@ -37,6 +37,21 @@ class _NoAliasLoader(yaml.SafeLoader):
                 event.start_mark)
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        """Refuse a key given twice: YAML would silently keep the last one."""
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node)
+            except TypeError:  # an unhashable key: let the base class report it
+                continue
+            if first is not key_node:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (first on line "
+                                f"{first.start_mark.line + 1})", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
 
 # YAML 1.1 turns on/off/yes/no into booleans ("heater: off" would become False) and reads 1e-9
 # as a string; use the YAML 1.2 rules for booleans and floats instead.

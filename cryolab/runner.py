@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from cryolab.clock import Clock
 from cryolab.events import (
     Event,
+    FaultOccurred,
     Note,
     PointTaken,
     RunEnded,
@@ -26,6 +27,7 @@ from cryolab.events import (
     StepStarted,
     Subscriber,
 )
+from cryolab.guard import FaultReport, InstrumentDownError
 from cryolab.measurement import COLUMN, RC_TARGET, Acquisition, Flag
 from cryolab.sequence import (
     Cooldown,
@@ -60,6 +62,15 @@ class QuenchError(RuntimeError):
     """The magnet quenched: the sequence stops."""
 
 
+class OverTemperatureError(RuntimeError):
+    """The mixing chamber went above the station's temperature limit: heaters off, stop."""
+
+
+#: the mixing chamber may overshoot the station's highest temperature by this much before the
+#: runner switches the heaters off (the 372's own TLIMIT interlock is set 10 % above)
+OVER_TEMPERATURE_MARGIN = 1.05
+
+
 class Runner:
     """Runs the plan of a sequence on a connected station."""
 
@@ -84,6 +95,9 @@ class Runner:
         self._points_since_check = 0
         self._auto_frequency = False  # set by an excitation with frequency_Hz: auto
         self._fixed_tau: float | None = None  # a time constant the sequence fixed
+        self._in_safe_state = False
+        self.faults = station.config.faults
+        station.guard(self.faults.retries, self._on_fault, self._on_down)
 
     # ------------------------------------------------------------------ control (any thread)
     def pause(self) -> None:
@@ -112,6 +126,42 @@ class Runner:
         log.log({"info": logging.INFO, "warning": logging.WARNING}.get(level, logging.ERROR),
                 text)
         self.emit(Note(self.clock.now(), self.step_index, level, text))
+
+    # ------------------------------------------------------------------ instrument faults
+    def _on_fault(self, report: FaultReport) -> None:
+        """Every fault goes into the file; the next point is flagged as taken across it."""
+        self.acq.fault_pending = True
+        self.emit(FaultOccurred(self.clock.now(), self.step_index, report))
+        if report.action == "retry":
+            log.warning("%s: %s (attempt %d), reconnecting: %s", report.instrument,
+                        report.kind, report.attempt, report.detail)
+        elif report.action == "recovered":
+            self.note(f"{report.instrument} answers again", "warning")
+
+    def _on_down(self, report: FaultReport, probe: Callable[[], bool]) -> None:
+        """Hold the sequence where it is until the instrument answers, or give up after the
+        station's grace time (then the run ends in the safe state)."""
+        grace = self.faults.grace_s
+        if self._in_safe_state or grace <= 0:
+            raise InstrumentDownError(f"{report.instrument} does not answer ({report.kind})")
+        self.state = "waiting"
+        reason = f"{report.instrument} not answering ({report.kind})"
+        self.emit(RunStateChanged(self.clock.now(), "waiting", reason))
+        self.note(f"{reason} after {report.attempt - 1} reconnects: sequence held, waiting up "
+                  f"to {grace:g} s for it", "error")
+        start = self.clock.now()
+        interval = min(max(grace / 20.0, 1.0), 30.0)
+        while True:
+            self.sleep(interval)
+            if probe():
+                self.state = "running"
+                self.emit(RunStateChanged(self.clock.now(), "running"))
+                self.note(f"{report.instrument} answers again after "
+                          f"{self.clock.now() - start:.0f} s: sequence continues", "warning")
+                return
+            if self.clock.now() - start >= grace:
+                raise InstrumentDownError(f"{report.instrument} did not answer for {grace:g} s "
+                                          f"({report.kind})")
 
     # ------------------------------------------------------------------ waiting
     def sleep(self, duration_s: float) -> None:
@@ -203,7 +253,11 @@ class Runner:
         """Bring cryolab's idea of the instruments in line with what they are set to, and
         restore the field and excitation the plan assumes before ``start_index`` (resume)."""
         heater = self.station.bridge.sample_heater
-        heater.set_heater_resistance(self.station.config.instruments.bridge.heater_resistance_ohm)
+        bridge_config = self.station.config.instruments.bridge
+        heater.set_heater_resistance(bridge_config.heater_resistance_ohm)
+        # the 372's own interlock, a backstop for the runner's check: every heater off above it
+        self.station.bridge.input(bridge_config.mc_channel).temperature_limit_K = \
+            round(1.1 * self.station.config.limits.temperature_K[1], 3)
         self.acq.sync_from_instruments()
         self.acq.setpoint_K = heater.setpoint_K
         before = self.plan[: self.start_index]
@@ -243,6 +297,13 @@ class Runner:
         if self._auto_frequency:
             self._retune_frequency(only_if_needed=True)
         row = self.acq.take_point()
+        T_limit = self.station.config.limits.temperature_K[1]
+        if row[COLUMN["T_mc_K"]] > OVER_TEMPERATURE_MARGIN * T_limit:
+            self.station.bridge.all_heaters_off()
+            self.emit(PointTaken(self.step_index if self.step_index is not None else -1, row))
+            raise OverTemperatureError(
+                f"T_MC = {row[COLUMN['T_mc_K']]:.4g} K is above the station's limit of "
+                f"{T_limit:g} K (limits.temperature_K): heaters switched off")
         self.emit(PointTaken(self.step_index if self.step_index is not None else -1, row))
         self._points_since_check += 1
         if self._points_since_check >= QUENCH_CHECK_EVERY:
@@ -522,7 +583,9 @@ class Runner:
 
     # ------------------------------------------------------------------ safety
     def safe_state(self) -> None:
-        """The station's safe state; each action is tried even if another fails."""
+        """The station's safe state; each action is tried even if another fails (an instrument
+        that does not answer is not waited for here)."""
+        self._in_safe_state = True
         safe = self.station.config.safe_state
         actions: list[tuple[str, Callable[[], object]]] = []
         if safe.heater == "off":

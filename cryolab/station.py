@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -27,6 +28,7 @@ from pydantic import (
 )
 
 from cryolab.calibration import CalibrationError, Curve340, load_340
+from cryolab.guard import Guard, Guarded, OnDown, OnFault, classify
 from cryolab.inputs import InputError, read_yaml_mapping, validation_problems
 from instruments.adapter import ConfirmingAdapter
 from instruments.ami_430 import AMI430
@@ -37,6 +39,8 @@ from instruments.srs_sr830 import SR830
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+log = logging.getLogger(__name__)
+
 Channel = Literal["A", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
 
 
@@ -291,9 +295,26 @@ class Station:
         return {"lockin": self.lockin, "bridge": self.bridge, "magnet": self.magnet}
 
     def confirm_writes(self) -> None:
-        """Make sure every instrument has processed every command sent to it so far."""
-        for inst in self.instruments.values():
-            inst.adapter.confirm()
+        """Make sure every instrument has processed every command sent to it so far.
+
+        An instrument that does not answer is skipped: the fault shows up, and is handled, on
+        the next real call to it; its unconfirmed writes are moot until it answers again.
+        """
+        for name, inst in self.instruments.items():
+            try:
+                inst.adapter.confirm()
+            except Exception as exc:
+                if classify(exc) is None:
+                    raise
+                log.debug("confirming %s's writes failed: %s", name, exc)
+
+    def guard(self, retries: int, on_fault: OnFault, on_down: OnDown) -> None:
+        """Route every driver call through a fault guard (retry, reconnect, report)."""
+        for name in ("lockin", "bridge", "magnet"):
+            raw = getattr(self, name)
+            raw = raw.unguarded if isinstance(raw, Guarded) else raw
+            setattr(self, name, Guarded(raw, Guard(name, raw, retries, on_fault, on_down)))
+        self.bias.source = self.lockin
 
     def close(self) -> None:
         for inst in self.instruments.values():

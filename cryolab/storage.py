@@ -32,6 +32,7 @@ import numpy as np
 from cryolab import __version__
 from cryolab.events import (
     Event,
+    FaultOccurred,
     FitUpdated,
     Note,
     PointTaken,
@@ -48,6 +49,9 @@ FLUSH_INTERVAL_S = 0.5  # pending rows older than this are written and flushed
 BLOCK_ROWS = 4096
 EVENT_DTYPE = np.dtype([("time_s", "f8"), ("step_index", "i4"), ("level", "S8"),
                         ("text", h5py.string_dtype())])
+FAULT_DTYPE = np.dtype([("time_s", "f8"), ("step_index", "i4"), ("instrument", "S8"),
+                        ("kind", "S16"), ("attempt", "i2"), ("action", "S12"),
+                        ("detail", h5py.string_dtype())])
 SEGMENT_DTYPE = np.dtype([("started_s", "f8"), ("ended_s", "f8"), ("first_step", "i4"),
                           ("end_status", "S16"), ("reason", h5py.string_dtype())])
 
@@ -90,6 +94,8 @@ class RunWriter:
                                      chunks=(256,))
             self.file.create_dataset("segments", shape=(0,), maxshape=(None,),
                                      dtype=SEGMENT_DTYPE, chunks=(16,))
+            self.file.create_dataset("faults", shape=(0,), maxshape=(None,), dtype=FAULT_DTYPE,
+                                     chunks=(256,))
         self.file.swmr_mode = True
         self._segment = self.file["segments"].shape[0]
         self._group_count = len(self.file["steps"])
@@ -98,6 +104,7 @@ class RunWriter:
         self._group: h5py.Group | None = None
         self._rows: list[tuple] = []
         self._notes: list[tuple] = []
+        self._faults: list[tuple] = []
         self._last_flush = time.monotonic()
         self._closed = False
         self._stop = threading.Event()
@@ -125,6 +132,11 @@ class RunWriter:
                 self._start_segment(event)
             elif isinstance(event, RunEnded):
                 self._end_run(event)
+            elif isinstance(event, FaultOccurred):
+                r = event.report
+                self._faults.append((event.time, -1 if event.step_index is None
+                                     else event.step_index, r.instrument, r.kind, r.attempt,
+                                     r.action, r.detail))
             elif isinstance(event, FitUpdated):
                 self._write_fit(event)
             elif isinstance(event, SummaryUpdated):
@@ -232,12 +244,14 @@ class RunWriter:
             self._points.resize((n + len(block),))
             self._points[n:] = block
         self._rows.clear()
-        if self._notes:
-            events = self.file["events"]
-            n = events.shape[0]
-            events.resize((n + len(self._notes),))
-            events[n:] = np.array(self._notes, dtype=EVENT_DTYPE)
-            self._notes.clear()
+        for name, pending, dtype in (("events", self._notes, EVENT_DTYPE),
+                                     ("faults", self._faults, FAULT_DTYPE)):
+            if pending:
+                table = self.file[name]
+                n = table.shape[0]
+                table.resize((n + len(pending),))
+                table[n:] = np.array(pending, dtype=dtype)
+                pending.clear()
 
     def _flush(self) -> None:
         self._write_rows()
@@ -249,7 +263,7 @@ class RunWriter:
             with self._lock:
                 if self._closed:
                     return
-                if (self._rows or self._notes) and \
+                if (self._rows or self._notes or self._faults) and \
                         time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
                     self._flush()
 
@@ -440,6 +454,13 @@ class RunFile:
         """The stored fit of a step (group name), if any."""
         group = self.file["steps"][step]
         return {k: _decode(v) for k, v in group["fit"].attrs.items()} if "fit" in group else None
+
+    def faults(self) -> list[dict[str, Any]]:
+        """Every instrument fault the run met, oldest first."""
+        if "faults" not in self.file:
+            return []
+        return [{name: _decode(f[name]) for name in FAULT_DTYPE.names}
+                for f in self.file["faults"][()]]
 
     def segments(self) -> list[dict[str, Any]]:
         return [{"started_s": float(s["started_s"]), "ended_s": float(s["ended_s"]),

@@ -15,6 +15,7 @@ from enum import IntEnum
 from pymeasure.instruments.ami.ami430 import AMI430 as _PymeasureAMI430
 
 from instruments.limits import LimitError, Span, in_range
+from instruments.strict import StrictValuesMixin
 
 BANNER = "American Magnetics Model 430 IP Interface"
 OE_PER_UNIT = {0: 1.0e3, 1: 1.0e4}  # FIELD:UNITS 0 kilogauss, 1 tesla (protocols.md §3.2)
@@ -52,7 +53,7 @@ def _read_only(prop: property, name: str) -> property:
     return property(prop.fget, refuse, doc=prop.__doc__)
 
 
-class AMI430(_PymeasureAMI430):
+class AMI430(StrictValuesMixin, _PymeasureAMI430):
     """AMI 430 over its Ethernet socket (port 7180); replies end with CR LF."""
 
     READ_TERMINATION = WRITE_TERMINATION = "\r\n"

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from pymeasure.instruments import Channel, Instrument
 
 from instruments.limits import LimitError, Span, in_range
+from instruments.strict import StrictValuesMixin
 
 INPUT_IDS = ("A", *range(1, 17))
 #: sample-heater (output 0) full-scale currents by range index (372 manual, RANGE)
@@ -72,7 +73,7 @@ def _ints(values: list) -> list[int]:
     return [int(float(v)) for v in values]
 
 
-class LS372Input(Channel):
+class LS372Input(StrictValuesMixin, Channel):
     """One input: ``A`` (control input) or a scanner channel 1–16."""
 
     temperature_K = Channel.measurement(
@@ -126,7 +127,7 @@ class LS372Input(Channel):
                    f"{int(range_index)},{int(current_source_off)},{int(units)}")
 
 
-class LS372Heater(Channel):
+class LS372Heater(StrictValuesMixin, Channel):
     """Output 0, the sample heater, used for temperature control."""
 
     range_index = Channel.control(
@@ -213,7 +214,7 @@ def _check_sensor_name(name: object) -> str:
     return name
 
 
-class LakeShore372(Instrument):
+class LakeShore372(StrictValuesMixin, Instrument):
     """Lake Shore Model 372 over its Ethernet socket (port 7777) or GPIB/USB."""
 
     READ_TERMINATION = WRITE_TERMINATION = "\r\n"

@@ -17,6 +17,7 @@ from pymeasure.instruments.srs.sr830 import LIAStatus
 from scipy.special import gammainccinv
 
 from instruments.limits import Span, in_range, one_of
+from instruments.strict import StrictValuesMixin
 
 #: poles of the output filter per slope in dB/octave (SR830 manual p. 3-13)
 SLOPE_POLES = {6: 1, 12: 2, 18: 3, 24: 4}
@@ -51,7 +52,7 @@ class LockinReading(NamedTuple):
     theta_deg: float
 
 
-class SR830(_PymeasureSR830):
+class SR830(StrictValuesMixin, _PymeasureSR830):
     """SR830 over GPIB or a serial/Ethernet bridge; replies end with LF."""
 
     READ_TERMINATION = WRITE_TERMINATION = "\n"

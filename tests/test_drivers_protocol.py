@@ -312,3 +312,13 @@ def test_sr830_aux_outputs_refuse_instead_of_clipping():
         with pytest.raises(LimitError, match="aux output 1: 12 V"):
             lockin.aux_out_1 = 12
         lockin.dac2 = 1.5
+
+
+def test_a_garbled_numeric_reply_raises_instead_of_returning_a_string():
+    """pymeasure keeps uncastable elements as strings; cryolab's drivers refuse them."""
+    with expected_protocol(LakeShore372, [("SETP? 0", "+000.0\x15#?")]) as ls, \
+            pytest.raises(ValueError, match="not a number"):
+        _ = ls.sample_heater.setpoint_K
+    with expected_protocol(SR830, [("FREQ?", "3.3\x15#?")]) as lockin, \
+            pytest.raises(ValueError, match="not a number"):
+        _ = lockin.frequency

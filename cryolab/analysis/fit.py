@@ -113,7 +113,7 @@ def _model_and_jacobian(model: str, T: np.ndarray, p: np.ndarray, log_params: bo
         J[:, 1] = act
         J[:, 2] = -b * act / T
     else:
-        g = a + b * act
+        g = np.maximum(a + b * act, 1e-150)  # a trial step may drive both terms to underflow
         y = 1.0 / g
         g2 = g * g
         J[:, 0] = -1.0 / g2

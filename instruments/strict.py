@@ -1,0 +1,20 @@
+"""Replies that must be numbers are numbers: a garbled reply raises instead of passing through.
+
+pymeasure's ``values()`` keeps any element it cannot cast as a string ("a list of the desired
+type, or strings where the casting fails"), so a property declared as a float can hand back
+``'+000.0\\x15#?'`` from a noisy line. cryolab's drivers and channels use this mixin, which turns
+that into a ValueError naming the command, so the fault guard sees a garbled reply and retries.
+"""
+
+from __future__ import annotations
+
+
+class StrictValuesMixin:
+    def values(self, command, separator=",", cast=float, preprocess_reply=None, maxsplit=-1,
+               **kwargs):
+        results = super().values(command, separator, cast, preprocess_reply, maxsplit, **kwargs)
+        if cast is not str:
+            for value in results:
+                if isinstance(value, str):
+                    raise ValueError(f"reply to {command!r} is not a number: {value!r}")
+        return results
