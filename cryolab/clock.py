@@ -104,15 +104,3 @@ class VirtualClock:
                 self._t += duration_s
         return bool(interrupt and interrupt.is_set())
 
-
-def make_clock(speed: float | str | None, start: float | None = None) -> Clock:
-    """The clock for a ``--speed`` value: ``max`` → virtual, a number → scaled, 1/None → wall."""
-    if speed is None:
-        return WallClock()
-    if isinstance(speed, str):
-        if speed.strip().lower() == "max":
-            return VirtualClock(start)
-        speed = float(speed)
-    if speed == 1.0 and start is None:
-        return WallClock()
-    return ScaledClock(speed, start)

@@ -53,7 +53,7 @@ class FaultReport:
     kind: str
     detail: str
     attempt: int  # 1 = the first failure of this call
-    action: str  # "retry", "down", "recovered"
+    action: str  # "retry", "down", "recovered", "confirm" (a confirmation before a clock jump)
 
 
 OnFault = Callable[[FaultReport], None]
@@ -96,6 +96,17 @@ class Guard:
                 self.on_fault(FaultReport(self.name, kind, "answers again", attempt,
                                           "recovered"))
                 attempt = 0
+
+    def report(self, exc: BaseException, action: str) -> bool:
+        """Record a fault met outside call() (confirming writes) and reconnect; False if the
+        exception is not a communication fault."""
+        kind = classify(exc)
+        if kind is None:
+            return False
+        self.on_fault(FaultReport(self.name, kind, f"{type(exc).__name__}: {exc}"[:300], 1,
+                                  action))
+        self.reconnect()
+        return True
 
     def reconnect(self) -> bool:
         try:
@@ -142,6 +153,10 @@ class Guarded:
     @property
     def unguarded(self) -> Any:
         return self._target
+
+    @property
+    def guard(self) -> Guard:
+        return self._guard
 
 
 class _GuardedMethod:

@@ -60,12 +60,6 @@ class RunSpec:
     seed: int
     preset: str
 
-    def make_clock(self, start: float | None = None) -> Clock:
-        """The run's clock; a simulated one starts at ``start`` (default: now)."""
-        if not self.simulated:
-            return WallClock()
-        return VirtualClock(start) if math.isinf(self.speed) else ScaledClock(self.speed, start)
-
 
 def parse_speed(text: str | float | None) -> float:
     if text is None:
@@ -109,35 +103,77 @@ def new_run_path(out_dir: str | Path, name: str) -> Path:
 FLAG_DOC = {int(f): f.name.lower() for f in Flag}
 
 
-class Session:
-    """One process's part of a run: instruments up, file open, runner ready."""
+class Bench:
+    """The clock, the simulated instruments (``--sim``) and the connected station.
 
-    def __init__(self, spec: RunSpec, path: Path, *, start_index: int = 0, append: bool = False,
-                 initial_T_K: float | None = None, initial_field_Oe: float = 0.0,
-                 clock_start: float | None = None, subscribers: Iterable[Subscriber] = (),
+    A headless run makes one for itself; the GUI keeps one for as long as it is open, so the
+    instruments can be watched and moved by hand between runs.
+    """
+
+    def __init__(self, station: StationConfig, simulated: bool, speed: float = 1.0, *,
+                 seed: int = 0, preset: str = "S1", T_start_K: float | None = None,
+                 field_Oe: float = 0.0, clock_start: float | None = None,
                  lab_options: dict | None = None) -> None:
-        self.spec = spec
-        self.path = path
-        self.clock = spec.make_clock(clock_start)
+        self.config = station
+        self.simulated = simulated
+        if not simulated:
+            self.clock: Clock = WallClock()
+        elif math.isinf(speed):
+            self.clock = VirtualClock(clock_start)
+        else:
+            self.clock = ScaledClock(speed, clock_start)
         self.lab: SimulatedLab | None = None
         self.station: Station | None = None
+        try:
+            if simulated:
+                self.lab = SimulatedLab(self.clock, preset=preset, seed=seed, T_start_K=T_start_K,
+                                        initial_field_Oe=field_Oe, **(lab_options or {})).start()
+                station = station.with_resources(self.lab.resources)
+            self.station = connect(station)
+            if isinstance(self.clock, VirtualClock):
+                self.clock.before_jump(self.station.confirm_writes)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for closer in (self.station.close if self.station else None,
+                       self.lab.stop if self.lab else None):
+            if closer is None:
+                continue
+            try:
+                closer()
+            except Exception:  # closing one thing must not stop closing the others
+                log.exception("while closing the instruments")
+
+
+class Session:
+    """One process's part of a run: instruments up (its own bench, or a shared one), file open,
+    runner ready."""
+
+    def __init__(self, spec: RunSpec, path: Path, *, bench: Bench | None = None,
+                 start_index: int = 0, append: bool = False, initial_T_K: float | None = None,
+                 initial_field_Oe: float = 0.0, clock_start: float | None = None,
+                 subscribers: Iterable[Subscriber] = (), lab_options: dict | None = None
+                 ) -> None:
+        self.spec = spec
+        self.path = path
+        self._owns_bench = bench is None
+        self.bench: Bench | None = bench
         self.writer: RunWriter | None = None
         self.fitter: LiveFitter | None = None
         self.runner: Runner | None = None
         self._log_handler: logging.Handler | None = None
         try:
-            if spec.simulated:
+            if self.bench is None:
                 start_K = initial_T_K if initial_T_K is not None else \
                     spec.sequence.simulation.start_K
-                self.lab = SimulatedLab(self.clock, preset=spec.preset, seed=spec.seed,
-                                        T_start_K=start_K, initial_field_Oe=initial_field_Oe,
-                                        **(lab_options or {})).start()
-                config = spec.station.with_resources(self.lab.resources)
-            else:
-                config = spec.station
-            self.station = connect(config)
-            if isinstance(self.clock, VirtualClock):
-                self.clock.before_jump(self.station.confirm_writes)
+                self.bench = Bench(spec.station, spec.simulated, spec.speed, seed=spec.seed,
+                                   preset=spec.preset, T_start_K=start_K,
+                                   field_Oe=initial_field_Oe, clock_start=clock_start,
+                                   lab_options=lab_options)
+            self.clock, self.lab, self.station = \
+                self.bench.clock, self.bench.lab, self.bench.station
             self._start_log()
             self.writer = RunWriter(path, self._attrs(), append=append)
             extra = list(subscribers)
@@ -188,8 +224,7 @@ class Session:
         # the fitter first: its last fits and the summary still go into the open file
         for closer in (self.fitter.close if self.fitter else None,
                        self.writer.close if self.writer else None,
-                       self.station.close if self.station else None,
-                       self.lab.stop if self.lab else None):
+                       self.bench.close if self.bench and self._owns_bench else None):
             if closer is None:
                 continue
             try:

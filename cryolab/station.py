@@ -304,7 +304,8 @@ class Station:
             try:
                 inst.adapter.confirm()
             except Exception as exc:
-                if classify(exc) is None:
+                reported = isinstance(inst, Guarded) and inst.guard.report(exc, "confirm")
+                if not reported and classify(exc) is None:
                     raise
                 log.debug("confirming %s's writes failed: %s", name, exc)
 

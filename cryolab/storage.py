@@ -96,6 +96,7 @@ class RunWriter:
                                      dtype=SEGMENT_DTYPE, chunks=(16,))
             self.file.create_dataset("faults", shape=(0,), maxshape=(None,), dtype=FAULT_DTYPE,
                                      chunks=(256,))
+        _bound_metadata_cache(self.file)
         self.file.swmr_mode = True
         self._segment = self.file["segments"].shape[0]
         self._group_count = len(self.file["steps"])
@@ -276,6 +277,18 @@ class RunWriter:
                 self.file.close()
                 self._closed = True
                 release_writer_lock(self._process_lock)
+
+
+#: HDF5's metadata cache may grow to 32 MB by default as a file gains step groups over a long
+#: run; the writer touches only the current step's objects, so a few MB is plenty
+METADATA_CACHE_MAX_BYTES = 4 * 1024 * 1024
+
+
+def _bound_metadata_cache(file: h5py.File) -> None:
+    config = file.id.get_mdc_config()
+    config.max_size = METADATA_CACHE_MAX_BYTES
+    config.initial_size = min(config.initial_size, METADATA_CACHE_MAX_BYTES)
+    file.id.set_mdc_config(config)
 
 
 def _lock_path(path: Path) -> Path:

@@ -61,4 +61,6 @@ class ConfirmingAdapter(VISAAdapter):
         """Make sure the instrument has processed every command sent so far."""
         if self.unconfirmed:
             self.write("*OPC?")
-            self.read()
+            reply = self.read().strip()
+            if reply != "1":  # IEEE-488.2: *OPC? answers 1 once everything before it is done
+                raise ValueError(f"garbled reply to *OPC?: {reply!r}")

@@ -10,6 +10,7 @@ its own clock).
 
 from __future__ import annotations
 
+import contextlib
 from enum import IntEnum
 
 from pymeasure.instruments.ami.ami430 import AMI430 as _PymeasureAMI430
@@ -42,6 +43,24 @@ class MagnetState(IntEnum):
                         MagnetState.MANUAL_DOWN)
 
 
+BANNER_TIMEOUT_MS = 2000
+
+
+@contextlib.contextmanager
+def _banner_timeout(adapter):
+    """At least BANNER_TIMEOUT_MS for reading the welcome banner, then the usual timeout."""
+    connection = getattr(adapter, "connection", None)
+    usual = getattr(connection, "timeout", None)
+    if not isinstance(usual, int | float) or usual >= BANNER_TIMEOUT_MS:
+        yield  # no VISA timeout to raise (a test adapter), or already long enough
+        return
+    connection.timeout = BANNER_TIMEOUT_MS
+    try:
+        yield
+    finally:
+        connection.timeout = usual
+
+
 def _read_only(prop: property, name: str) -> property:
     """pymeasure's setter without limits, made read-only (reading stays as pymeasure does it)."""
 
@@ -71,9 +90,11 @@ class AMI430(StrictValuesMixin, _PymeasureAMI430):
                  **kwargs) -> None:
         kwargs.setdefault("read_termination", self.READ_TERMINATION)
         kwargs.setdefault("write_termination", self.WRITE_TERMINATION)
-        # the parent reads the two banner lines; over GPIB there is no banner, so callers pass
-        # a ProtocolAdapter or an adapter that answers those reads
-        super().__init__(adapter, name, **kwargs)
+        # the parent reads the two banner lines (over GPIB there is no banner, so callers pass
+        # a ProtocolAdapter or an adapter that answers those reads); the banner comes a moment
+        # after the connection, whatever timeout the station chose for queries
+        with _banner_timeout(adapter):
+            super().__init__(adapter, name, **kwargs)
         # until a station sets them, the limits allow nothing but zero field
         self.set_limits(max_field_Oe, max_ramp_rate_Oe_per_s, "driver default: ")
         self._field_units = int(float(self.ask("FIELD:UNITS?")))
@@ -159,8 +180,9 @@ class AMI430(StrictValuesMixin, _PymeasureAMI430):
     def reconnect(self) -> None:
         """Reopen the socket; the programmer greets every new connection with its banner."""
         self.adapter.reopen()
-        self.read()
-        self.read()
+        with _banner_timeout(self.adapter):
+            self.read()
+            self.read()
 
     def clear_quench(self) -> None:
         self.write("QU 0")

@@ -104,7 +104,7 @@ def _model_and_jacobian(model: str, T: np.ndarray, p: np.ndarray, log_params: bo
                         ) -> tuple[np.ndarray, np.ndarray]:
     """ρ(T) and its Jacobian: in the log-parameters p = (ln a, ln b, ln E) that the solver uses,
     or (``log_params=False``) in the linear parameters (a, b, E) that the errors are quoted in."""
-    a, b, E = np.exp(np.clip(p, -700.0, 700.0))  # a trial step may wander far: stay finite
+    a, b, E = np.exp(np.clip(p, -300.0, 300.0))  # a trial step may wander far: stay finite
     act = np.exp(-E / T)
     J = np.empty((len(T), 3))
     if model == "eq2":
@@ -165,7 +165,7 @@ def _solve(model: str, T: np.ndarray, r: np.ndarray, sigma: np.ndarray, p0: np.n
     def jac(p):
         return _model_and_jacobian(model, T, p)[1] / sigma[:, None]
 
-    p0 = np.clip(p0, -700, 700)
+    p0 = np.clip(p0, -300, 300)
     if loss == "linear":
         return least_squares(residuals, p0, jac=jac, method="lm", xtol=1e-10, ftol=1e-10,
                              max_nfev=2000)
