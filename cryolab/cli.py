@@ -283,6 +283,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_gui(args: argparse.Namespace) -> int:
+    from cryolab.gui.app import run_gui  # Qt is imported only when the GUI is wanted
+
+    return run_gui(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cryolab", description=__doc__)
     parser.add_argument("--version", action="version", version=f"cryolab {__version__}")
@@ -346,6 +352,24 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", required=True, help="FILE.png, .pdf or .svg")
     report.add_argument("--model", choices=("eq1", "eq2", "auto"), default="auto")
     report.set_defaults(func=cmd_report)
+
+    gui = sub.add_parser("gui", help="the cooldown GUI")
+    gui.add_argument("--sim", action="store_true", help="use the simulated instruments")
+    gui.add_argument("--sequence", help="sequence file to load (validated at once)")
+    gui.add_argument("--start", action="store_true", help="start the loaded sequence at once")
+    gui.add_argument("--station", help="station file (default with --sim: the simulated one)")
+    gui.add_argument("--speed", type=_positive_speed, default=60.0,
+                     help="simulated seconds per wall second with --sim (default 60)")
+    gui.add_argument("--sample", choices=("S0", "S1"), help="simulated sample preset")
+    gui.add_argument("--seed", type=int, default=0, help="simulation seed")
+    gui.add_argument("--out", default="runs", help="directory for run files (default runs/)")
+    gui.add_argument("--open", metavar="RUN.h5", help="open a run file to review it")
+    gui.add_argument("--screenshot", metavar="FILE.png",
+                     help="save the window as PNG after --exit-after seconds, then exit")
+    gui.add_argument("--exit-after", type=float, default=0.0, metavar="SECONDS",
+                     help="close the window after this many seconds (with --screenshot: "
+                          "take the screenshot then)")
+    gui.set_defaults(func=cmd_gui)
     return parser
 
 

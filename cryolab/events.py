@@ -101,6 +101,16 @@ class FaultOccurred:
     report: Any  # cryolab.guard.FaultReport
 
 
+@dataclass(frozen=True)
+class InstrumentStatus:
+    """States a point does not carry, read by the runner every few points (for displays)."""
+
+    time: float
+    magnet_state: str
+    heater_percent: float
+    heater_range: int
+
+
 Event = (RunStarted | StepStarted | PointTaken | Note | StepEnded | RunEnded | RunStateChanged
-         | FitUpdated | SummaryUpdated | FaultOccurred)
+         | FitUpdated | SummaryUpdated | FaultOccurred | InstrumentStatus)
 Subscriber = Callable[[Event], None]

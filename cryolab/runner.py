@@ -18,6 +18,7 @@ from cryolab.clock import Clock
 from cryolab.events import (
     Event,
     FaultOccurred,
+    InstrumentStatus,
     Note,
     PointTaken,
     RunEnded,
@@ -313,9 +314,13 @@ class Runner:
 
     def _check_magnet(self) -> None:
         magnet = self.station.magnet
-        if magnet.magnet_state is MagnetState.QUENCH:
+        state = magnet.magnet_state
+        if state is MagnetState.QUENCH:
             raise QuenchError("the magnet quenched")
         self.acq.field_Oe = magnet.field_Oe
+        heater = self.station.bridge.sample_heater
+        self.emit(InstrumentStatus(self.clock.now(), state.name.lower().replace("_", " "),
+                                   heater.output_percent, heater.range_index))
 
     def acquire_until(self, done: Callable[[tuple], bool], timeout_s: float | None = None,
                       on_point: Callable[[tuple], None] | None = None) -> bool:

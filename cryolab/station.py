@@ -309,6 +309,14 @@ class Station:
                     raise
                 log.debug("confirming %s's writes failed: %s", name, exc)
 
+    def unguard(self) -> None:
+        """Back to the bare drivers (the guards report to the runner that installed them)."""
+        for name in ("lockin", "bridge", "magnet"):
+            inst = getattr(self, name)
+            if isinstance(inst, Guarded):
+                setattr(self, name, inst.unguarded)
+        self.bias.source = self.lockin
+
     def guard(self, retries: int, on_fault: OnFault, on_down: OnDown) -> None:
         """Route every driver call through a fault guard (retry, reconnect, report)."""
         for name in ("lockin", "bridge", "magnet"):
