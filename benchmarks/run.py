@@ -14,12 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import fits, overnight, pipeline, soak
+from benchmarks import fits, gui, overnight, pipeline, soak
 
 BENCHMARKS = {
     "pipeline": ("per-point data path, instant instruments", pipeline.run),
     "overnight": ("simulated overnight sweep, --speed max", overnight.run),
     "fits": ("Eq. 1 / Eq. 2 fit latency as `cryolab fit` does them", fits.run),
+    "gui": ("GUI frame time with 10⁴–10⁶ points, offscreen, points arriving", gui.run),
     "soak": ("simulated 48 h with 1 % injected faults", soak.run),
 }
 

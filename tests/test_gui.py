@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 from PyQt5 import QtCore, QtWidgets
 
+from cryolab.events import PointTaken, RunStarted, StepStarted
 from cryolab.gui.window import MainWindow
 from cryolab.gui.worker import InstrumentWorker
+from cryolab.measurement import POINT_FIELDS
+from cryolab.sequence import PlannedStep, RampTemperature
 from cryolab.session import Bench, Session, validate
 from cryolab.station import load_station
 from cryolab.storage import RunFile
@@ -239,3 +242,34 @@ def test_screenshot_saves_the_window_and_exits(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def _ramp_rows(n: int) -> list[tuple]:
+    """n points of a 1 K → 0.1 K ramp, every 10th excluded, in POINT_FIELDS order."""
+    rows = []
+    for i in range(n):
+        T = 1.0 - 0.9 * i / n
+        values = {"time_s": 1.8e9 + 3.0 * i, "T_mc_K": T, "T_sample_K": T, "field_Oe": 400.0,
+                  "rho_ohm_sq": 1e4 / T, "valid": i % 10 != 0, "flags": int(i % 10 == 0)}
+        rows.append(tuple(values.get(name, 0.0) for name, _ in POINT_FIELDS))
+    return rows
+
+
+def test_a_long_run_is_drawn_decimated_and_a_zoom_shows_the_raw_points(gui, qtbot):
+    window = gui()
+    planned = PlannedStep(0, RampTemperature(from_K=1.0, to_K=0.1), 3.0e5)
+    window.store.apply([RunStarted(1.8e9, [planned], 0), StepStarted(1.8e9, planned),
+                        *(PointTaken(0, row) for row in _ramp_rows(100_000))])
+    window.refresh()
+    x, y = window.rho_plot.valid.getData()
+    assert len(x) < 10_000  # 90 000 valid points drawn as an envelope of a few thousand
+    assert x[-1] == pytest.approx(1.0 - 0.9 * 99_999 / 100_000)  # ending at the newest point
+    window.rho_plot.plot.plotItem.vb.setXRange(0.5, 0.51, padding=0)  # the user zooms in
+    window.refresh()
+    x, y = window.rho_plot.valid.getData()
+    shown = x[(x >= 0.5) & (x <= 0.51) & np.isfinite(y)]
+    assert len(shown) == pytest.approx(1111 * 0.9, abs=3)  # every valid point in view, raw
+    window.time_plot.plot.plotItem.vb.setXRange(100.0, 110.0, padding=0)  # minutes 100–110
+    window.refresh()
+    x, _ = window.time_plot.T_mc.getData()
+    assert np.sum((x >= 100) & (x <= 110)) == 201  # one point per 3 s, all of them

@@ -65,7 +65,7 @@ class LiveFitter:
     """Runner subscriber that keeps Eq. 1 / Eq. 2 fits of the running sweep up to date."""
 
     def __init__(self, publish: Iterable[Subscriber] = (), model: str = "auto",
-                 min_interval_s: float = 2.0, min_new_points: int = 20) -> None:
+                 min_interval_s: float = 1.0, min_new_points: int = 20) -> None:
         self.publish = list(publish)
         self.model = model
         self.min_interval_s = min_interval_s

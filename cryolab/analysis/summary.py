@@ -219,10 +219,13 @@ def summarize(rows: list[FieldResult]) -> FieldSummary:
     if sc:
         rho_qf = np.array([r.fit.values["rho_qf"] for r in sc])
         rho_err = np.array([r.fit.stderr["rho_qf"] for r in sc])
-        # 1/ρ_QF: relative errors carry over unchanged
-        inverse = np.where(rho_qf > 0, 1.0 / np.maximum(rho_qf, 1e-300), np.nan)
+        # 1/ρ_QF: relative errors carry over unchanged. A ρ_QF fitted to ~0 gives an infinite
+        # 1/ρ_QF, which power_law drops as non-finite (no overflow warnings on the way).
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            inverse = np.where(rho_qf > 0, 1.0 / rho_qf, np.nan)
+            inverse_err = inverse * (rho_err / rho_qf)
         summary.superconducting = power_law(np.array([r.field_Oe for r in sc]), inverse,
-                                            inverse * rho_err / np.maximum(rho_qf, 1e-300))
+                                            inverse_err)
     if ins and sc:
         top_sc = max(r.field_Oe for r in sc)
         low_ins = min(r.field_Oe for r in ins)

@@ -45,13 +45,13 @@ def run_gui(args: argparse.Namespace) -> int:
             window.refresh()
             window.grab().save(args.screenshot)
             print(f"screenshot: {args.screenshot}")
-            window.worker.abort("screenshot taken")
-            window.close()
+            window.close_without_asking("the screenshot was taken")
             app.quit()
 
         QtCore.QTimer.singleShot(int(args.exit_after * 1000), shoot)
     elif args.exit_after:
-        QtCore.QTimer.singleShot(int(args.exit_after * 1000), window.close)
+        QtCore.QTimer.singleShot(int(args.exit_after * 1000),
+                                 lambda: window.close_without_asking("--exit-after elapsed"))
     # Ctrl-C in the terminal closes the window the same way as its close button
     signal.signal(signal.SIGINT, lambda *_: window.close())
     keepalive = QtCore.QTimer()

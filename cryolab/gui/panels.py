@@ -145,7 +145,10 @@ class SequencePanel(QtWidgets.QGroupBox):
         self.plan = QtWidgets.QTableWidget(0, 3)
         self.plan.setHorizontalHeaderLabels(["#", "step", "estimate"])
         self.plan.verticalHeader().hide()
-        self.plan.horizontalHeader().setSectionResizeMode(1, QtWidgets.QHeaderView.Stretch)
+        header = self.plan.horizontalHeader()
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(1, QtWidgets.QHeaderView.Stretch)
+        header.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeToContents)
         self.plan.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         self.plan.setSelectionMode(QtWidgets.QAbstractItemView.NoSelection)
         self.eta = QtWidgets.QLabel("no sequence")
@@ -158,6 +161,8 @@ class SequencePanel(QtWidgets.QGroupBox):
         self.abort = QtWidgets.QPushButton("abort")
         self.abort.setStyleSheet(f"color: {BAD}; font-weight: bold;")
         self.state = QtWidgets.QLabel("idle")
+        for label in (self.eta, self.state):
+            label.setWordWrap(True)  # a long status must not widen the panel over the plots
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(self.open_button)

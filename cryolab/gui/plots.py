@@ -1,9 +1,11 @@
 """The GUI's plots (pyqtgraph): ρ(T) with the live fit, temperatures and field against time,
 and the field summary. They redraw from the data store on the window's timer, never per point.
 
-Large curves are drawn with pyqtgraph's peak downsampling and clip-to-view; because peak
-downsampling can leave the newest samples out of what is drawn, the newest point also has its
-own marker, so it is always on screen.
+Live curves are drawn from incrementally kept min/max envelopes (cryolab.gui.decimate), so a
+repaint costs the same at 10⁶ points as at a few thousand and the line always ends at the
+newest point; the newest point also has its own marker. When the user zooms in (x auto-range
+off), the points in view are drawn from the raw data instead, with pyqtgraph's own peak
+downsampling and clip-to-view.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtWidgets
 
+from cryolab.gui.decimate import LiveEnvelope
 from cryolab.gui.store import DataStore
 from cryolab.units import R_Q_OHM
 
@@ -25,16 +28,41 @@ COLORS = {"valid": (31, 119, 180), "excluded": (160, 160, 160, 90), "fit": (214,
           "Ea": (0, 0, 0)}
 
 
-def _fast(item: pg.PlotDataItem) -> pg.PlotDataItem:
-    item.setDownsampling(auto=True, method="peak")
-    item.setClipToView(True)
-    return item
+def _masked(y: np.ndarray, keep: np.ndarray, log: bool) -> np.ndarray:
+    """y with the points not kept set to NaN (breaks the line), and ρ ≤ 0 hidden on log y."""
+    return np.where(keep & (~log | (y > 0)), y, np.nan)
 
 
-def _masked(x: np.ndarray, y: np.ndarray, keep: np.ndarray, log: bool) -> tuple:
-    """x, y with the points not kept set to NaN (breaks the line), and ρ ≤ 0 hidden on log y."""
-    y = np.where(keep & (~log | (y > 0)), y, np.nan)
-    return x, y
+class LiveCurve:
+    """One growing curve: an envelope fed with new points, or raw points while zoomed in."""
+
+    def __init__(self, item: pg.PlotDataItem) -> None:
+        self.item = item
+        self.envelope = LiveEnvelope()
+        self.zoomed = False  # drawn from raw points in view
+
+    def draw(self, zoomed: bool, raw=None) -> None:
+        """Draw the envelope; when zoomed, ``raw()`` gives the (x, y) of the points in view."""
+        self.zoomed = zoomed and self.envelope.block > 1 and raw is not None
+        if self.zoomed:
+            self.item.setDownsampling(auto=True, method="peak")
+            self.item.setClipToView(True)
+            self.item.setData(*raw())
+        else:
+            self.item.setDownsampling(auto=False)
+            self.item.setClipToView(False)
+            self.item.setData(*self.envelope.curve())
+
+
+def _set_log_y(plot: pg.PlotWidget, on: bool) -> None:
+    """Log y on the left axis only: pyqtgraph would put the right axis (H, E_a) in log too."""
+    plot.setLogMode(y=on)
+    plot.plotItem.getAxis("right").setLogMode(False, False)
+
+
+def _x_zoomed(plot: pg.PlotWidget) -> bool:
+    """True once the user has zoomed or panned x (pyqtgraph turns x auto-range off)."""
+    return not plot.plotItem.vb.autoRangeEnabled()[0]
 
 
 class RhoTPlot(QtWidgets.QWidget):
@@ -47,10 +75,13 @@ class RhoTPlot(QtWidgets.QWidget):
         self.plot.setLabel("bottom", "T_sample", units="K")
         self.plot.setLabel("left", "ρ (Ω/□)")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.excluded = _fast(self.plot.plot(pen=pg.mkPen(COLORS["excluded"], width=1),
-                                             connect="finite", name="excluded"))
-        self.valid = _fast(self.plot.plot(pen=pg.mkPen(COLORS["valid"], width=1.5),
-                                          connect="finite", name="valid"))
+        self.excluded = self.plot.plot(pen=pg.mkPen(COLORS["excluded"], width=1),
+                                       connect="finite", name="excluded")
+        self.valid = self.plot.plot(pen=pg.mkPen(COLORS["valid"], width=1.5),
+                                    connect="finite", name="valid")
+        self._curves = (LiveCurve(self.valid), LiveCurve(self.excluded))
+        # (points store, step, points fed to the envelopes, log y) as drawn so far
+        self._fed = (None, None, 0, None)
         self.fit = self.plot.plot(pen=pg.mkPen(COLORS["fit"], width=2, style=2), name="fit")
         self.newest = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(COLORS["newest"]))
         self.plot.addItem(self.newest)
@@ -77,6 +108,11 @@ class RhoTPlot(QtWidgets.QWidget):
         self._drawn_version = -1
         self._step_count = 0
         self._axes_changed()
+        self.plot.plotItem.vb.sigXRangeChanged.connect(self._range_changed)
+
+    def _range_changed(self) -> None:
+        if _x_zoomed(self.plot) or self._curves[0].zoomed:  # zoomed, or back to auto-range
+            self.redraw(force=True)
 
     def _axes_changed(self) -> None:
         self.plot.setLogMode(x=self.log_x.isChecked(), y=self.log_y.isChecked())
@@ -108,12 +144,13 @@ class RhoTPlot(QtWidgets.QWidget):
         step = self.shown_step()
         points = self.store.step_points(step)
         log_y = self.log_y.isChecked()
-        T, rho, valid = points["T_sample_K"], points["rho_ohm_sq"], points["valid"]
-        self.valid.setData(*_masked(T, rho, valid, log_y))
-        self.excluded.setData(*_masked(T, rho, ~valid, log_y))
-        if len(points) and (rho[-1] > 0 or not log_y):
-            self.newest.setData([_axis(T[-1], self.log_x.isChecked())],
-                                [_axis(rho[-1], log_y)])
+        self._feed(step, points, log_y)
+        zoomed = _x_zoomed(self.plot)
+        for curve, keep in zip(self._curves, (True, False), strict=True):
+            curve.draw(zoomed, lambda keep=keep: self._in_view(points, keep, log_y))
+        if len(points) and (points["rho_ohm_sq"][-1] > 0 or not log_y):
+            self.newest.setData([_axis(points["T_sample_K"][-1], self.log_x.isChecked())],
+                                [_axis(points["rho_ohm_sq"][-1], log_y)])
         else:
             self.newest.setData([], [])
         choice = self.store.fits.get(step) if step is not None else None
@@ -125,8 +162,33 @@ class RhoTPlot(QtWidgets.QWidget):
         grid = np.geomspace(best.T_min_K, best.T_max_K, 200)
         self.fit.setData(grid, best.rho(grid))
         values = ", ".join(f"{k} = {v:.4g} ± {best.stderr[k]:.2g}" for k, v in best.values.items())
-        self.fit_label.setText(f"{best.model} ({'decided' if choice.decided else 'undecided'}): "
-                               f"{values}; χ²_red {best.chi2_red:.3g}, {best.n_points} points")
+        self.fit_label.setText(f"{best.model} ({'decided' if choice.decided else 'undecided'}), "
+                               f"χ²_red {best.chi2_red:.3g}, {best.n_points} points\n{values}")
+
+
+    def _feed(self, step: int | None, points: np.ndarray, log_y: bool) -> None:
+        """Give the envelopes the points they have not seen (all again after a change)."""
+        source, fed_step, fed, fed_log = self._fed
+        if source is not self.store.points or (step, log_y) != (fed_step, fed_log) \
+                or fed > len(points):
+            for curve in self._curves:
+                curve.envelope.clear()
+            fed = 0
+        new = points[fed:]
+        if len(new):
+            T, rho, valid = new["T_sample_K"], new["rho_ohm_sq"], new["valid"]
+            self._curves[0].envelope.extend(T, _masked(rho, valid, log_y))
+            self._curves[1].envelope.extend(T, _masked(rho, ~valid, log_y))
+        self._fed = (self.store.points, step, len(points), log_y)
+
+    def _in_view(self, points: np.ndarray, valid: bool, log_y: bool) -> tuple:
+        """The raw points of one curve whose T is inside the zoomed view."""
+        lo, hi = self.plot.plotItem.vb.viewRange()[0]
+        if self.log_x.isChecked():
+            lo, hi = 10.0**lo, 10.0**hi
+        temps = points["T_sample_K"]
+        shown = points[(temps >= lo) & (temps <= hi)]
+        return shown["T_sample_K"], _masked(shown["rho_ohm_sq"], shown["valid"] == valid, log_y)
 
 
 def _axis(value: float, log: bool) -> float:
@@ -137,6 +199,8 @@ def _axis(value: float, log: bool) -> float:
 class TimePlot(QtWidgets.QWidget):
     """T_MC and T_sample (left, log by default) and the field (right) against run time."""
 
+    COLUMNS = ("T_mc_K", "T_sample_K", "field_Oe")
+
     def __init__(self, store: DataStore) -> None:
         super().__init__()
         self.store = store
@@ -145,29 +209,35 @@ class TimePlot(QtWidgets.QWidget):
         self.plot.setLabel("left", "T (K)")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.addLegend(offset=(10, 10))
-        self.T_mc = _fast(self.plot.plot(pen=pg.mkPen(COLORS["T_mc"], width=1.5), name="T_MC"))
-        self.T_s = _fast(self.plot.plot(pen=pg.mkPen(COLORS["T_s"], width=1.5),
-                                        name="T_sample"))
+        self.T_mc = self.plot.plot(pen=pg.mkPen(COLORS["T_mc"], width=1.5), name="T_MC")
+        self.T_s = self.plot.plot(pen=pg.mkPen(COLORS["T_s"], width=1.5), name="T_sample")
         self.field_view = pg.ViewBox()
         self.plot.plotItem.showAxis("right")
         self.plot.plotItem.scene().addItem(self.field_view)
         self.plot.plotItem.getAxis("right").linkToView(self.field_view)
         self.plot.plotItem.getAxis("right").setLabel("H (Oe)")
         self.field_view.setXLink(self.plot.plotItem)
-        self.field = _fast(pg.PlotDataItem(pen=pg.mkPen(COLORS["field"], width=1.5)))
+        self.field = pg.PlotDataItem(pen=pg.mkPen(COLORS["field"], width=1.5))
         self.field_view.addItem(self.field)
         self.plot.plotItem.vb.sigResized.connect(self._sync_views)
         self.newest = pg.ScatterPlotItem(size=8, brush=pg.mkBrush(COLORS["newest"]))
         self.plot.addItem(self.newest)
         self.log_T = QtWidgets.QCheckBox("log T")
         self.log_T.setChecked(True)
-        self.log_T.toggled.connect(lambda on: (self.plot.setLogMode(y=on), self.redraw(True)))
-        self.plot.setLogMode(y=True)
+        self.log_T.toggled.connect(lambda on: (_set_log_y(self.plot, on), self.redraw(True)))
+        _set_log_y(self.plot, True)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.log_T)
         layout.addWidget(self.plot, 1)
         self._drawn_version = -1
+        self._curves = tuple(LiveCurve(item) for item in (self.T_mc, self.T_s, self.field))
+        self._fed = (None, 0, math.nan)  # (points store, points fed, run start) drawn so far
+        self.plot.plotItem.vb.sigXRangeChanged.connect(self._range_changed)
+
+    def _range_changed(self) -> None:
+        if _x_zoomed(self.plot) or self._curves[0].zoomed:  # zoomed, or back to auto-range
+            self.redraw(force=True)
 
     def _sync_views(self) -> None:
         self.field_view.setGeometry(self.plot.plotItem.vb.sceneBoundingRect())
@@ -178,18 +248,35 @@ class TimePlot(QtWidgets.QWidget):
             return
         self._drawn_version = self.store.version
         points = self.store.points.view
+        t0 = self.store.run_started if math.isfinite(self.store.run_started) or not len(points) \
+            else points["time_s"][0]
+        source, fed, fed_t0 = self._fed
+        if source is not self.store.points or fed > len(points) or t0 != fed_t0:
+            for curve in self._curves:
+                curve.envelope.clear()
+            fed = 0
+        new = points[fed:]
+        if len(new):
+            minutes = (new["time_s"] - t0) / 60.0
+            for curve, column in zip(self._curves, self.COLUMNS, strict=True):
+                curve.envelope.extend(minutes, new[column])
+        self._fed = (self.store.points, len(points), t0)
+        zoomed = _x_zoomed(self.plot)
+        for curve, column in zip(self._curves, self.COLUMNS, strict=True):
+            curve.draw(zoomed, lambda column=column: self._in_view(points, t0, column))
         if not len(points):
-            for item in (self.T_mc, self.T_s, self.field):
-                item.setData([], [])
             self.newest.setData([], [])
             return
-        t0 = self.store.run_started if math.isfinite(self.store.run_started) else \
-            points["time_s"][0]
-        minutes = (points["time_s"] - t0) / 60.0
-        self.T_mc.setData(minutes, points["T_mc_K"])
-        self.T_s.setData(minutes, points["T_sample_K"])
-        self.field.setData(minutes, points["field_Oe"])
-        self.newest.setData([minutes[-1]], [_axis(points["T_mc_K"][-1], self.log_T.isChecked())])
+        self.newest.setData([(points["time_s"][-1] - t0) / 60.0],
+                            [_axis(points["T_mc_K"][-1], self.log_T.isChecked())])
+
+    def _in_view(self, points: np.ndarray, t0: float, column: str) -> tuple:
+        """The raw points inside the zoomed time range (time only grows: a binary search)."""
+        lo, hi = self.plot.plotItem.vb.viewRange()[0]
+        times = points["time_s"]
+        first, last = np.searchsorted(times, (t0 + 60.0 * lo, t0 + 60.0 * hi))
+        shown = points[max(first - 1, 0): last + 1]
+        return (shown["time_s"] - t0) / 60.0, shown[column]
 
 
 class SummaryPlot(QtWidgets.QWidget):
@@ -201,7 +288,6 @@ class SummaryPlot(QtWidgets.QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "H (Oe)")
         self.plot.setLabel("left", "σ_QF or 1/ρ_QF (S/□)")
-        self.plot.setLogMode(y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.addLegend(offset=(10, 10))
         self.ins = pg.ScatterPlotItem(size=9, symbol="d", brush=pg.mkBrush(COLORS["ins"]),
@@ -224,6 +310,7 @@ class SummaryPlot(QtWidgets.QWidget):
                                       symbolSize=6, symbolBrush=pg.mkBrush(COLORS["Ea"]))
         self.energy_view.addItem(self.energy)
         self.plot.plotItem.vb.sigResized.connect(self._sync_views)
+        _set_log_y(self.plot, True)
         self.text = QtWidgets.QLabel("the summary grows as each field's sweep ends")
         self.text.setWordWrap(True)
         layout = QtWidgets.QVBoxLayout(self)

@@ -30,12 +30,19 @@ MISMATCH_ALARM_POINTS = 10
 
 
 class GrowingPoints:
-    """Rows of POINT_DTYPE with amortised appends; ``view`` is what has been filled."""
+    """Rows of POINT_DTYPE with amortised appends; ``view`` is what has been filled.
+
+    Steps run one after another, so each step's points are one contiguous range: a step's
+    points are a slice (no copy, no scan of the whole run), which keeps the GUI's repaint cost
+    independent of the run's length.
+    """
 
     def __init__(self, capacity: int = 4096) -> None:
         self._data = np.zeros(capacity, dtype=POINT_DTYPE)
         self._steps = np.zeros(capacity, dtype=np.int32)
         self.n = 0
+        self._ranges: dict[int, tuple[int, int]] = {}  # step → (first, last + 1)
+        self._contiguous = True  # False if a step's points were interleaved with another's
 
     def extend(self, rows: list[tuple], steps: list[int]) -> None:
         need = self.n + len(rows)
@@ -48,12 +55,26 @@ class GrowingPoints:
             self._data, self._steps = data, step_index
         self._data[self.n:need] = np.array(rows, dtype=POINT_DTYPE)
         self._steps[self.n:need] = steps
+        for offset, step in enumerate(steps, start=self.n):
+            first, last = self._ranges.get(step, (offset, offset))
+            if last != offset:
+                self._contiguous = False
+            self._ranges[step] = (first, offset + 1)
         self.n = need
 
     def set(self, data: np.ndarray, steps: np.ndarray) -> None:
         self._data = np.array(data, dtype=POINT_DTYPE)
         self._steps = np.asarray(steps, dtype=np.int32).copy()
         self.n = len(data)
+        changes = np.flatnonzero(np.diff(self._steps)) + 1
+        starts = np.concatenate(([0], changes)) if self.n else np.empty(0, int)
+        stops = np.concatenate((changes, [self.n])) if self.n else np.empty(0, int)
+        self._ranges = {}
+        self._contiguous = True
+        for first, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+            step = int(self._steps[first])
+            self._contiguous &= step not in self._ranges
+            self._ranges[step] = (first, stop)
 
     @property
     def view(self) -> np.ndarray:
@@ -62,6 +83,13 @@ class GrowingPoints:
     @property
     def steps(self) -> np.ndarray:
         return self._steps[: self.n]
+
+    def of_step(self, step: int) -> np.ndarray:
+        """The points of one step, in order."""
+        if not self._contiguous:
+            return self.view[self.steps == step]
+        first, stop = self._ranges.get(step, (0, 0))
+        return self._data[first:stop]
 
 
 @dataclass
@@ -192,7 +220,7 @@ class DataStore:
     def step_points(self, index: int | None) -> np.ndarray:
         if index is None:
             return self.points.view[:0]
-        return self.points.view[self.points.steps == index]
+        return self.points.of_step(index)
 
     def progress(self) -> tuple[float, float]:
         """(fraction of the plan's estimated lab time done, estimated lab seconds left)."""

@@ -46,6 +46,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.speed = speed
         self.preset = preset
         self.spec: RunSpec | None = None
+        self._close_reason: str | None = None  # set when a script closes the window
         self.store = DataStore()
         config = worker.bench.config
         self.setWindowTitle(f"cryolab — {config.name}" + (" (simulated)" if simulated else ""))
@@ -72,7 +73,7 @@ class MainWindow(QtWidgets.QMainWindow):
         right = QtWidgets.QSplitter(QtCore.Qt.Vertical)
         right.addWidget(self.sequence)
         right.addWidget(self.log_view)
-        left.setFixedWidth(360)  # the plots get whatever the panels do not need
+        left.setFixedWidth(400)  # the plots get whatever the panels do not need
         right.setFixedWidth(470)
         center = QtWidgets.QHBoxLayout()
         center.addWidget(left)
@@ -83,7 +84,7 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.addWidget(self.banner)
         layout.addLayout(center, 1)
         self.setCentralWidget(body)
-        self.resize(1500, 900)
+        self.resize(1600, 950)
 
         menu = self.menuBar().addMenu("&File")
         menu.addAction("Open sequence…", self.choose_sequence)
@@ -257,22 +258,29 @@ class MainWindow(QtWidgets.QMainWindow):
             self.sequence.state.setText(text)
 
     # ------------------------------------------------------------------ closing
+    def close_without_asking(self, reason: str) -> None:
+        """Close for a script (--exit-after, --screenshot): abort any run without a dialog."""
+        self._close_reason = reason
+        self.close()
+
     def closeEvent(self, event) -> None:
         if self.worker.running:
-            answer = QtWidgets.QMessageBox.question(
-                self, "A run is in progress", "A run is in progress. Abort it (the instruments "
-                "go to the station's safe state) and close?")
-            if answer != QtWidgets.QMessageBox.Yes:
-                event.ignore()
-                return
-            self.worker.abort("the window was closed during the run")
+            reason = self._close_reason
+            if reason is None:
+                answer = QtWidgets.QMessageBox.question(
+                    self, "A run is in progress", "A run is in progress. Abort it (the "
+                    "instruments go to the station's safe state) and close?")
+                if answer != QtWidgets.QMessageBox.Yes:
+                    event.ignore()
+                    return
+                reason = "the window was closed during the run"
+            self.worker.abort(reason)
             deadline = QtCore.QDeadlineTimer(120_000)
             while self.worker.running and not deadline.hasExpired():
                 QtWidgets.QApplication.processEvents(QtCore.QEventLoop.AllEvents, 100)
                 QtCore.QThread.msleep(20)
         self.timer.stop()
         event.accept()
-
 
 
 def _stored_plan(sequence_text: str) -> list:
