@@ -78,19 +78,25 @@ def estimate_uncertainty(T_K: np.ndarray, rho_ohm: np.ndarray) -> np.ndarray:
     assuming which one dominates.
     """
     n = len(rho_ohm)
-    order = np.argsort(T_K)
+    order = np.argsort(T_K, kind="stable")  # O(n) on data that are sorted already
     r = rho_ohm[order]
     if n < 5:
         return np.full(n, max(float(np.std(r)), 1e-300))
     d2 = np.abs(r[2:] - 2 * r[1:-1] + r[:-2])
     block = max(30, n // 100)
+    # the MAD of each block of second differences (the block starting at point i holds
+    # d2[i-1 : i+block-1], i.e. the differences centred on its points), all blocks at once
+    padded = np.concatenate((d2[:1], d2, d2[-1:]))  # one difference per point, ends repeated
+    full = n // block * block
+    scale = 1.4826 / math.sqrt(6.0)
     sigma_sorted = np.empty(n)
-    for start in range(0, n, block):
-        chunk = d2[max(start - 1, 0): min(start + block - 1, n - 2)]
-        if len(chunk) < 5:  # a short tail: share the previous block's value
-            sigma_sorted[start:] = sigma_sorted[start - 1]
-            break
-        sigma_sorted[start:start + block] = 1.4826 * np.median(chunk) / math.sqrt(6.0)
+    if full:
+        medians = np.median(padded[:full].reshape(-1, block), axis=1)
+        sigma_sorted[:full] = np.repeat(scale * medians, block)
+    if full < n:  # a short tail: its own median if it has enough points, else the last block's
+        tail = padded[full:]
+        sigma_sorted[full:] = scale * np.median(tail) if len(tail) >= 5 or not full \
+            else sigma_sorted[full - 1]
     floor = 1e-6 * float(np.median(np.abs(r))) + 1e-300  # weights must stay finite
     sigma = np.empty(n)
     sigma[order] = np.maximum(sigma_sorted, floor)
@@ -100,34 +106,42 @@ def estimate_uncertainty(T_K: np.ndarray, rho_ohm: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------- models
 
 
-def _model_and_jacobian(model: str, T: np.ndarray, p: np.ndarray, log_params: bool = True
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """ρ(T) and its Jacobian: in the log-parameters p = (ln a, ln b, ln E) that the solver uses,
-    or (``log_params=False``) in the linear parameters (a, b, E) that the errors are quoted in."""
+def _model(model: str, T: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """ρ(T) at log-parameters p = (ln a, ln b, ln E), and what the Jacobian reuses."""
     a, b, E = np.exp(np.clip(p, -300.0, 300.0))  # a trial step may wander far: stay finite
     act = np.exp(-E / T)
-    J = np.empty((len(T), 3))
     if model == "eq2":
-        y = a + b * act
-        J[:, 0] = 1.0
-        J[:, 1] = act
-        J[:, 2] = -b * act / T
+        return a + b * act, (a, b, E, act, None)
+    g = np.maximum(a + b * act, 1e-150)  # a trial step may drive both terms to underflow
+    return 1.0 / g, (a, b, E, act, g)
+
+
+def _jacobian(model: str, T: np.ndarray, parts: tuple, log_params: bool = True,
+              weight: np.ndarray | None = None) -> np.ndarray:
+    """∂ρ/∂(ln a, ln b, ln E) (or, ``log_params=False``, ∂ρ/∂(a, b, E)) from ``_model``'s parts,
+    each row times ``weight``. Built column by column in Fortran order, which is what MINPACK
+    takes without a copy."""
+    a, b, E, act, g = parts
+    scale = (a, b, E) if log_params else (1.0, 1.0, 1.0)  # ∂ρ/∂ln x = x ∂ρ/∂x
+    w = 1.0 if weight is None else weight
+    J = np.empty((len(T), 3), order="F")
+    if model == "eq2":
+        J[:, 0] = scale[0] * w
+        np.multiply(act, scale[1] * w, out=J[:, 1])
+        np.multiply(J[:, 1], -b * scale[2] / scale[1] / T, out=J[:, 2])
     else:
-        g = np.maximum(a + b * act, 1e-150)  # a trial step may drive both terms to underflow
-        y = 1.0 / g
-        g2 = g * g
-        J[:, 0] = -1.0 / g2
-        J[:, 1] = -act / g2
-        J[:, 2] = b * act / (T * g2)
-    if log_params:
-        J *= np.array([a, b, E])[None, :]  # ∂ρ/∂ln x = x ∂ρ/∂x
-    return y, J
+        q = w / (g * g)
+        np.multiply(q, -scale[0], out=J[:, 0])
+        np.multiply(act, q, out=J[:, 1])
+        np.multiply(J[:, 1], b * scale[2] / T, out=J[:, 2])
+        J[:, 1] *= -scale[1]
+    return J
 
 
 def initial_guess(model: str, T: np.ndarray, r: np.ndarray) -> np.ndarray:
     """Log-parameters read off the data: saturation from the coldest tenth, activation from the
     Arrhenius slope of the warm end after the saturation is taken out."""
-    order = np.argsort(T)
+    order = np.argsort(T, kind="stable")
     T, r = T[order], r[order]
     n = len(T)
     cold = max(n // 10, 3)
@@ -145,7 +159,10 @@ def initial_guess(model: str, T: np.ndarray, r: np.ndarray) -> np.ndarray:
     ok = excess > 0
     E0, b0 = None, None
     if ok.sum() >= 3 and np.ptp(1.0 / T[warm][ok]) > 0:
-        slope, intercept = np.polyfit(1.0 / T[warm][ok], np.log(excess[ok]), 1)
+        x, y = 1.0 / T[warm][ok], np.log(excess[ok])  # Arrhenius: ln(excess) = ln b − E/T
+        dx = x - x.mean()
+        slope = float(dx @ (y - y.mean()) / (dx @ dx))
+        intercept = float(y.mean() - slope * x.mean())
         if slope < 0:
             E0, b0 = -slope, math.exp(intercept)
     if E0 is None:  # no activation visible: start from a scale set by the temperature range
@@ -158,36 +175,53 @@ def initial_guess(model: str, T: np.ndarray, r: np.ndarray) -> np.ndarray:
 
 
 def _solve(model: str, T: np.ndarray, r: np.ndarray, sigma: np.ndarray, p0: np.ndarray,
-           loss: str):
+           robust: bool, tol: float = 1e-10):
+    """Plain least squares by MINPACK's Levenberg–Marquardt, or (``robust``) the soft-L1 loss
+    by scipy's trust-region reflective solver; weighted residuals, analytic Jacobian."""
+    weight = 1.0 / sigma
+    last: dict = {}  # the solver asks for the Jacobian where it just evaluated ρ: reuse that
+
+    def evaluate(p: np.ndarray) -> tuple:
+        key = p.tobytes()
+        if last.get("key") != key:
+            last["key"], last["value"] = key, _model(model, T, p)
+        return last["value"]
+
     def residuals(p):
-        return (_model_and_jacobian(model, T, p)[0] - r) / sigma
+        return (evaluate(p)[0] - r) * weight
 
     def jac(p):
-        return _model_and_jacobian(model, T, p)[1] / sigma[:, None]
+        return _jacobian(model, T, evaluate(p)[1], weight=weight)
 
     p0 = np.clip(p0, -300, 300)
-    if loss == "linear":
-        return least_squares(residuals, p0, jac=jac, method="lm", xtol=1e-10, ftol=1e-10,
+    if not robust:
+        return least_squares(residuals, p0, jac=jac, method="lm", xtol=tol, ftol=tol,
                              max_nfev=2000)
-    return least_squares(residuals, p0, jac=jac, method="trf", loss=loss, f_scale=1.0,
-                         xtol=1e-10, ftol=1e-10, max_nfev=2000)
+    return least_squares(residuals, p0, jac=jac, method="trf", loss="soft_l1", f_scale=1.0,
+                         xtol=tol, ftol=tol, max_nfev=2000)
 
 
 def _errors(model: str, T: np.ndarray, sigma: np.ndarray, p: np.ndarray, chi2_red: float
             ) -> np.ndarray:
     """Standard errors of the linear parameters: (JᵀJ)⁻¹ with J in linear parameters, scaled by
     χ²_red when the scatter exceeds the assumed uncertainties (never scaled down)."""
-    J = _model_and_jacobian(model, T, p, log_params=False)[1] / sigma[:, None]
-    # scale the columns so the SVD compares like with like, then undo the scaling
+    J = _jacobian(model, T, _model(model, T, p)[1], log_params=False, weight=1.0 / sigma)
+    # scale the columns so the decomposition compares like with like, then undo the scaling;
+    # the 3×3 normal matrix's eigenvalues are J's squared singular values (n× cheaper than SVD)
     norms = np.linalg.norm(J, axis=0)
     norms[norms == 0] = 1.0
+    Js = J / norms
     try:
-        _, s, Vt = np.linalg.svd(J / norms, full_matrices=False)
+        eigenvalues, V = np.linalg.eigh(Js.T @ Js)
     except np.linalg.LinAlgError:
         return np.full(3, math.inf)
+    order = np.argsort(eigenvalues)[::-1]
+    s = np.sqrt(np.maximum(eigenvalues[order], 0.0))
+    Vt = V[:, order].T
     # a direction the data do not constrain has (near) zero singular value: the parameters
     # along it are undetermined, so their error is infinite, not the zero a pseudo-inverse gives
-    determined = s > 1e-10 * s[0]
+    # (1e-7: the normal matrix squares the condition number, so smaller is rounding noise)
+    determined = s > 1e-7 * s[0]
     weights = Vt**2  # weights[i, j]: share of parameter j in direction i
     variance = (weights[determined] / s[determined, None] ** 2).sum(axis=0)
     variance[(weights[~determined] > 1e-12).any(axis=0)] = np.inf
@@ -201,7 +235,13 @@ def fit(T_K, rho_ohm_sq, model: str, sigma=None) -> FitResult:
     T = np.asarray(T_K, dtype=float)
     r = np.asarray(rho_ohm_sq, dtype=float)
     keep = np.isfinite(T) & np.isfinite(r) & (T > 0)
-    T, r = T[keep], r[keep]
+    if sigma is not None:
+        sigma = np.asarray(sigma, dtype=float)[keep]
+    if not keep.all():
+        T, r = T[keep], r[keep]
+    # in T order from here on (the fit does not depend on the order; the sorts below get cheap)
+    order = np.argsort(T, kind="stable")
+    T, r = T[order], r[order]
     if len(T) < MIN_POINTS:
         raise FitError(f"{len(T)} usable points; a fit needs at least {MIN_POINTS}")
     if T.max() / T.min() < 1.2:
@@ -209,14 +249,14 @@ def fit(T_K, rho_ohm_sq, model: str, sigma=None) -> FitResult:
                        "a fit needs at least 20 %")
     if model == "eq1" and np.any(r <= 0):
         raise FitError("Eq. 1 needs positive ρ (1/ρ is the conductivity)")
-    s = estimate_uncertainty(T, r) if sigma is None else np.asarray(sigma, dtype=float)[keep]
+    s = estimate_uncertainty(T, r) if sigma is None else sigma[order]
     notes: list[str] = []
 
-    plain = _solve(model, T, r, s, initial_guess(model, T, r), "linear")
+    plain = _solve(model, T, r, s, initial_guess(model, T, r), robust=False)
     p_final, robust_kept = plain.x, False
-    robust = _solve(model, T, r, s, plain.x, "soft_l1")
-    saturation_data = float(np.median(r[np.argsort(T)[: max(len(T) // 10, 3)]]))
-    y_robust = _model_and_jacobian(model, np.array([T.min()]), robust.x)[0][0]
+    robust = _solve(model, T, r, s, plain.x, robust=True)
+    saturation_data = float(np.median(r[: max(len(T) // 10, 3)]))  # T is sorted
+    y_robust = _model(model, np.array([T.min()]), robust.x)[0][0]
     consistent = (np.all(np.isfinite(robust.x)) and np.all(np.abs(robust.x - plain.x) < 3.0)
                   and abs(y_robust - saturation_data) <= 10 * max(abs(saturation_data), 1e-300)
                   + 5 * float(np.median(s)))
@@ -224,7 +264,7 @@ def fit(T_K, rho_ohm_sq, model: str, sigma=None) -> FitResult:
         p_final, robust_kept = robust.x, True
     else:
         notes.append("robust fit disagreed with the plain fit and the data; plain fit kept")
-    resid = (_model_and_jacobian(model, T, p_final)[0] - r) / s
+    resid = (_model(model, T, p_final)[0] - r) / s
     inliers = np.abs(resid) < 5.0
     if inliers.sum() < 0.95 * len(T):
         # more than a few 'outliers' means the curve does not describe the data: judge the fit
@@ -260,7 +300,7 @@ class Choice:
 
 def low_temperature_slope(T_K: np.ndarray, rho_ohm: np.ndarray) -> tuple[float, float]:
     """dρ/dT and its standard error from a straight line through the coldest third."""
-    order = np.argsort(T_K)
+    order = np.argsort(T_K, kind="stable")  # O(n) on data that are sorted already
     n = max(len(order) // 3, 3)
     T, r = T_K[order[:n]], rho_ohm[order[:n]]
     if np.ptp(T) == 0:
