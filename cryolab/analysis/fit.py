@@ -194,11 +194,13 @@ def _solve(model: str, T: np.ndarray, r: np.ndarray, sigma: np.ndarray, p0: np.n
         return _jacobian(model, T, evaluate(p)[1], weight=weight)
 
     p0 = np.clip(p0, -300, 300)
+    # the log-parameters are scaled alike, so x_scale is 1 (scipy ≥ 1.16 defaults to "jac",
+    # which from a poor start can stop far from the minimum while reporting success)
     if not robust:
         return least_squares(residuals, p0, jac=jac, method="lm", xtol=tol, ftol=tol,
-                             max_nfev=2000)
+                             x_scale=1.0, max_nfev=2000)
     return least_squares(residuals, p0, jac=jac, method="trf", loss="soft_l1", f_scale=1.0,
-                         xtol=tol, ftol=tol, max_nfev=2000)
+                         xtol=tol, ftol=tol, x_scale=1.0, max_nfev=2000)
 
 
 def _errors(model: str, T: np.ndarray, sigma: np.ndarray, p: np.ndarray, chi2_red: float
