@@ -264,3 +264,25 @@ steps:
     assert status == "completed"
     with run_file:
         assert any("within its timeout" in e["text"] for e in run_file.events())
+
+
+def test_the_same_seed_gives_the_same_points_twice_on_the_virtual_clock(tmp_path):
+    """--speed max is deterministic: a CI failure can be replayed point for point."""
+    def points(name, seed):
+        directory = tmp_path / name
+        directory.mkdir()
+        status, run_file, _ = run(directory, SWEEP, seed=seed)
+        assert status == "completed"
+        with run_file:
+            data = run_file.points()
+            segment = run_file.segments()[0]
+        data["time_s"] -= segment["started_s"]  # the virtual clock starts at the wall time
+        return data
+
+    first, second, other = points("a", 7), points("b", 7), points("c", 8)
+    assert len(first) > 100
+    assert first.dtype == second.dtype and len(first) == len(second)
+    for name in first.dtype.names:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+    assert len(other) != len(first) or not np.array_equal(other["rho_ohm_sq"],
+                                                           first["rho_ohm_sq"])
