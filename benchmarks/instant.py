@@ -1,14 +1,17 @@
 """Instruments that answer instantly, for timing cryolab's own per-point work.
 
-The stand-ins return fixed readings with the shapes the real drivers return, so the real
-Acquisition, Runner and writer run unchanged around them.
+The stand-ins return fixed readings with the shapes the real drivers return. They sit inside a
+real ``Station`` (so the fault guards, the bridge's one-line double reading and the RuO₂
+calibration of the sample thermometer all run), and the real Acquisition, Runner and writer
+run unchanged around them.
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from cryolab.station import load_station
+from cryolab.calibration import load_340
+from cryolab.station import Station, Thermometer, load_station
 from instruments.ami_430 import MagnetState
 from instruments.srs_sr830 import LIAStatus, LockinReading
 
@@ -26,20 +29,29 @@ class InstantLockin:
         return self._reading
 
 
+class InstantBridge:
+    """Answers the MC thermometer in kelvin and the sample RuO₂ in ohms, as the 372 does."""
+
+    sample_heater = SimpleNamespace(output_percent=3.0, range_index=5)
+
+    def read_values(self, queries):
+        return 0.1, 5000.0
+
+
 class InstantMagnet:
     field_Oe = 300.0
     magnet_state = MagnetState.HOLDING
 
 
-class InstantStation:
-    """Enough of cryolab.station.Station for Acquisition and Runner.point()."""
-
-    def __init__(self) -> None:
-        self.config = load_station()
-        self.lockin = InstantLockin()
-        self.magnet = InstantMagnet()
-        self.bias = SimpleNamespace(bias_resistor_ohm=1e9)
-        self.width_over_length = self.config.sample.width_over_length
-
-    def read_temperatures(self):
-        return 0.1, 0.1005, 5000.0
+def InstantStation() -> Station:
+    """A real Station around the instant instruments, with the default station's calibration."""
+    config = load_station()
+    ins = config.instruments
+    sample_cal = load_340(config.path(config.sample.thermometer_calibration))
+    mc_cal = load_340(config.path(ins.bridge.mc_calibration)) if ins.bridge.mc_calibration \
+        else None
+    lockin = InstantLockin()
+    bias = SimpleNamespace(bias_resistor_ohm=config.wiring.bias_resistor_ohm, source=lockin)
+    return Station(config, lockin, InstantBridge(), InstantMagnet(), bias,
+                   Thermometer(SimpleNamespace(id=ins.bridge.mc_channel), mc_cal),
+                   Thermometer(SimpleNamespace(id=ins.bridge.sample_channel), sample_cal))

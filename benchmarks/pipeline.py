@@ -1,5 +1,7 @@
 """Per-point cost of cryolab's whole data path with instruments that answer instantly:
-reading → R, ρ, flags → event → HDF5 writer (SWMR, flushed twice a second) → subscribers."""
+guarded driver calls → calibration → R, ρ, flags → event → HDF5 writer (SWMR, flushed twice a
+second) and the live fitter's feed. The step is a temperature ramp, so the fitter takes every
+valid point, as in a night's run."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ import time
 from pathlib import Path
 
 from benchmarks.instant import InstantStation
+from cryolab.analysis.live import LiveFitter
 from cryolab.clock import VirtualClock
 from cryolab.events import RunEnded, RunStarted, StepEnded, StepStarted
 from cryolab.runner import Runner
-from cryolab.sequence import Measure, Sequence
+from cryolab.sequence import RampTemperature, Sequence
 from cryolab.storage import RunFile, RunWriter
 
 N_POINTS = 20_000
@@ -19,11 +22,12 @@ N_POINTS = 20_000
 
 def run(n_points: int = N_POINTS, extra_subscribers=()) -> dict:
     clock = VirtualClock(start=1.8e9)
-    sequence = Sequence(steps=[Measure(points=n_points)])
+    sequence = Sequence(steps=[RampTemperature(from_K=0.06, to_K=1.0)])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.h5"
         writer = RunWriter(path, {"benchmark": "pipeline"})
-        runner = Runner(InstantStation(), sequence, clock, [writer, *extra_subscribers])
+        fitter = LiveFitter(publish=[writer])
+        runner = Runner(InstantStation(), sequence, clock, [writer, fitter, *extra_subscribers])
         runner.acq.sync_from_instruments()
         planned = runner.plan[0]
         runner.emit(RunStarted(clock.now(), runner.plan, 0))
@@ -35,6 +39,7 @@ def run(n_points: int = N_POINTS, extra_subscribers=()) -> dict:
         elapsed = time.perf_counter() - t0
         runner.emit(StepEnded(clock.now(), 0, "completed"))
         runner.emit(RunEnded(clock.now(), "completed"))
+        fitter.close()
         writer.close()
         with RunFile(path) as run_file:
             stored = len(run_file.points())

@@ -7,6 +7,8 @@ format: 3 = Ω, 4 = log10 Ω (the usual RuO₂ format), 5 = log10 Ω against log
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -50,13 +52,31 @@ class Curve340:
         Outside the calibrated range the answer is NaN: extrapolating a RuO₂ curve is how a
         sample ends up 'at' 5 mK, so the caller has to see that the reading is unusable.
         """
-        logR = np.log(np.asarray(R_ohm, dtype=float))
-        # np.interp needs increasing x: RuO₂ resistance falls with T, so flip when needed.
-        xs, ys = np.log(self.R_ohm), np.log(self.T_K)
-        if xs[0] > xs[-1]:
-            xs, ys = xs[::-1], ys[::-1]
+        xs, ys, xs_list, ys_list = self._log_table
+        if isinstance(R_ohm, float | int):  # one reading per point: no numpy on this path
+            if not R_ohm > 0:
+                return math.nan
+            x = math.log(R_ohm)
+            i = bisect.bisect_left(xs_list, x)
+            if i == 0:
+                return math.exp(ys_list[0]) if x == xs_list[0] else math.nan
+            if i == len(xs_list):
+                return math.nan
+            x0, x1 = xs_list[i - 1], xs_list[i]
+            y0, y1 = ys_list[i - 1], ys_list[i]
+            return math.exp(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
+        with np.errstate(divide="ignore", invalid="ignore"):  # R ≤ 0 → NaN, as out of range
+            logR = np.log(np.asarray(R_ohm, dtype=float))
         out = np.exp(np.interp(logR, xs, ys, left=np.nan, right=np.nan))
         return float(out) if np.ndim(out) == 0 else out
+
+    @functools.cached_property
+    def _log_table(self) -> tuple[np.ndarray, np.ndarray, list[float], list[float]]:
+        """log R (increasing: np.interp and bisect need it) and log T, as arrays and lists."""
+        xs, ys = np.log(self.R_ohm), np.log(self.T_K)
+        if xs[0] > xs[-1]:  # RuO₂ resistance falls with T
+            xs, ys = xs[::-1], ys[::-1]
+        return xs, ys, xs.tolist(), ys.tolist()
 
     def resistance_ohm(self, T_K):
         """R for a temperature (the inverse interpolation, same log–log scheme)."""

@@ -12,6 +12,7 @@ sent and passes straight through.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -132,8 +133,6 @@ class Guarded:
     """A transparent proxy: every property read, property write and method call on the driver
     (and on its channels) goes through the guard."""
 
-    __slots__ = ("_guard", "_target")
-
     def __init__(self, target: Any, guard: Guard) -> None:
         object.__setattr__(self, "_target", target)
         object.__setattr__(self, "_guard", guard)
@@ -144,7 +143,12 @@ class Guarded:
         if isinstance(value, Channel):
             return Guarded(value, guard)
         if callable(value) and not isinstance(value, type):
-            return _GuardedMethod(value, guard)
+            method = _GuardedMethod(value, guard)
+            if inspect.ismethod(value) and value.__self__ is self._target:
+                # a bound method of the driver never changes: keep it in the proxy's own
+                # __dict__, so the per-point calls find it without coming through here
+                object.__setattr__(self, name, method)
+            return method
         return value
 
     def __setattr__(self, name: str, value: Any) -> None:

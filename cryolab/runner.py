@@ -70,6 +70,7 @@ class OverTemperatureError(RuntimeError):
 #: the mixing chamber may overshoot the station's highest temperature by this much before the
 #: runner switches the heaters off (the 372's own TLIMIT interlock is set 10 % above)
 OVER_TEMPERATURE_MARGIN = 1.05
+_T_MC = COLUMN["T_mc_K"]
 
 
 class Runner:
@@ -79,6 +80,7 @@ class Runner:
                  subscribers: Iterable[Subscriber] = (), start_index: int = 0,
                  meta: dict | None = None) -> None:
         self.station = station
+        self._heater_off_above_K = OVER_TEMPERATURE_MARGIN * station.config.limits.temperature_K[1]
         self.sequence = sequence
         self.settings = sequence.settings
         self.clock = clock
@@ -298,14 +300,15 @@ class Runner:
         if self._auto_frequency:
             self._retune_frequency(only_if_needed=True)
         row = self.acq.take_point()
-        T_limit = self.station.config.limits.temperature_K[1]
-        if row[COLUMN["T_mc_K"]] > OVER_TEMPERATURE_MARGIN * T_limit:
+        point = PointTaken(self.step_index if self.step_index is not None else -1, row)
+        if row[_T_MC] > self._heater_off_above_K:
             self.station.bridge.all_heaters_off()
-            self.emit(PointTaken(self.step_index if self.step_index is not None else -1, row))
+            self.emit(point)
             raise OverTemperatureError(
-                f"T_MC = {row[COLUMN['T_mc_K']]:.4g} K is above the station's limit of "
-                f"{T_limit:g} K (limits.temperature_K): heaters switched off")
-        self.emit(PointTaken(self.step_index if self.step_index is not None else -1, row))
+                f"T_MC = {row[_T_MC]:.4g} K is above the station's limit of "
+                f"{self.station.config.limits.temperature_K[1]:g} K (limits.temperature_K): "
+                "heaters switched off")
+        self.emit(point)
         self._points_since_check += 1
         if self._points_since_check >= QUENCH_CHECK_EVERY:
             self._points_since_check = 0

@@ -9,6 +9,7 @@ A simulated station ships with the package (``cryolab/data/sim_station.yaml``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -277,11 +278,15 @@ class Station:
         §6.3), so the two readings come from the same instant and cost one round trip.
         """
         mc, sample = self.mc_thermometer, self.sample_thermometer
-        mc_query = "SRDG?" if mc.calibration is not None else "KRDG?"
-        mc_value, R_sample = self.bridge.read_values([f"{mc_query} {mc.input.id}",
-                                                      f"SRDG? {sample.input.id}"])
+        mc_value, R_sample = self.bridge.read_values(self._temperature_queries)
         T_mc = mc.calibration.temperature_K(mc_value) if mc.calibration is not None else mc_value
         return T_mc, sample.calibration.temperature_K(R_sample), R_sample
+
+    @functools.cached_property
+    def _temperature_queries(self) -> list[str]:
+        mc, sample = self.mc_thermometer, self.sample_thermometer
+        mc_query = "SRDG?" if mc.calibration is not None else "KRDG?"
+        return [f"{mc_query} {mc.input.id}", f"SRDG? {sample.input.id}"]
 
     def heater_range_for(self, T_K: float) -> int:
         """The heater range the station assigns to a setpoint."""

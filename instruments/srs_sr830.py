@@ -43,6 +43,9 @@ def enbw_Hz(tau_s: float, slope_dB_per_oct: int) -> float:
     return ENBW_TIMES_TAU[SLOPE_POLES[int(slope_dB_per_oct)]] / tau_s
 
 
+_OVERLOAD_BITS = int(LIAStatus.INPUT_OVERLOAD | LIAStatus.FILTER_OVERLOAD
+                     | LIAStatus.OUTPUT_OVERLOAD)
+
 class LockinReading(NamedTuple):
     """X, Y and R in V rms and θ in degrees, taken at one instant by SNAP?."""
 
@@ -151,8 +154,7 @@ class SR830(StrictValuesMixin, _PymeasureSR830):
 
     @staticmethod
     def is_overload(status: LIAStatus) -> bool:
-        return bool(status & (LIAStatus.INPUT_OVERLOAD | LIAStatus.FILTER_OVERLOAD
-                              | LIAStatus.OUTPUT_OVERLOAD))
+        return bool(int(status) & _OVERLOAD_BITS)  # int: IntFlag arithmetic is slow per point
 
     def settle_time(self, precision: float = 0.99) -> float:
         """Seconds to wait after a change before a reading is within ``precision`` of final."""

@@ -84,6 +84,18 @@ def test_lf_line_ends_and_cold_first_order_are_accepted():
     assert curve.T_range_K == (0.01, 40.0)
 
 
+def test_one_reading_and_an_array_give_the_same_temperatures():
+    # the runner converts one reading per point on a fast path without numpy
+    curve = parse_340(EXAMPLE)
+    lo, hi = curve.R_range_ohm
+    R = np.concatenate((np.geomspace(lo * 0.5, hi * 2, 997), [lo, hi, 0.0, -1.0]))
+    expected = curve.temperature_K(R)
+    single = np.array([curve.temperature_K(float(r)) for r in R])
+    np.testing.assert_allclose(single, expected, rtol=1e-12)
+    assert np.array_equal(np.isnan(single), np.isnan(expected))
+    assert np.isfinite(single[-4:-2]).all()  # the calibrated ends themselves are inside
+
+
 def test_outside_the_calibrated_range_is_nan_not_an_extrapolation():
     curve = parse_340(EXAMPLE)
     assert math.isnan(curve.temperature_K(example_R(0.005)))
