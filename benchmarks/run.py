@@ -14,10 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import fits, gui, overnight, pipeline, soak
+from benchmarks import fits, gui, overnight, pipeline, soak, sockets
 
 BENCHMARKS = {
     "pipeline": ("per-point data path, instant instruments", pipeline.run),
+    "sockets": ("per-point cost through the drivers and simulated TCP instruments", sockets.run),
     "overnight": ("simulated overnight sweep, --speed max", overnight.run),
     "fits": ("Eq. 1 / Eq. 2 fit latency as `cryolab fit` does them", fits.run),
     "gui": ("GUI frame time with 10⁴–10⁶ points, offscreen, points arriving", gui.run),
