@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryolab.sequence import PlannedStep
 
@@ -31,9 +31,9 @@ class StepStarted:
         return self.planned.index
 
 
-@dataclass(frozen=True)
-class PointTaken:
-    """One row in POINT_FIELDS order (cryolab.measurement)."""
+class PointTaken(NamedTuple):
+    """One row in POINT_FIELDS order (cryolab.measurement). A named tuple, not a frozen
+    dataclass like the other events: one is made per point, and it is 4× cheaper to build."""
 
     step_index: int
     row: tuple

@@ -75,28 +75,38 @@ class Guard:
         self.backoff_s = backoff_s
 
     def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        attempt = 0
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            return self.recover(exc, func, args, kwargs)
+
+    def recover(self, first: Exception, func: Callable[..., Any], args: tuple, kwargs: dict
+                ) -> Any:
+        """After ``func`` raised ``first``: retry with back-off and a reconnect, hold while the
+        instrument is down, report every step; a non-communication error is re-raised."""
+        attempt, exc = 0, first
         while True:
-            try:
-                return func(*args, **kwargs)
-            except Exception as exc:
-                kind = classify(exc)
-                if kind is None:
-                    raise
-                attempt += 1
-                detail = f"{type(exc).__name__}: {exc}"[:300]
-                if attempt <= self.retries:
-                    self.on_fault(FaultReport(self.name, kind, detail, attempt, "retry"))
-                    # a wall-clock pause: a real instrument recovers in real time
-                    time.sleep(min(self.backoff_s * 2 ** (attempt - 1), 1.0))
-                    self.reconnect()
-                    continue
+            kind = classify(exc)
+            if kind is None:
+                raise exc
+            attempt += 1
+            detail = f"{type(exc).__name__}: {exc}"[:300]
+            if attempt <= self.retries:
+                self.on_fault(FaultReport(self.name, kind, detail, attempt, "retry"))
+                # a wall-clock pause: a real instrument recovers in real time
+                time.sleep(min(self.backoff_s * 2 ** (attempt - 1), 1.0))
+                self.reconnect()
+            else:
                 report = FaultReport(self.name, kind, detail, attempt, "down")
                 self.on_fault(report)
                 self.on_down(report, self.probe)  # returns once the instrument answers
                 self.on_fault(FaultReport(self.name, kind, "answers again", attempt,
                                           "recovered"))
                 attempt = 0
+            try:
+                return func(*args, **kwargs)
+            except Exception as again:
+                exc = again
 
     def report(self, exc: BaseException, action: str) -> bool:
         """Record a fault met outside call() (confirming writes) and reconnect; False if the
@@ -171,5 +181,8 @@ class _GuardedMethod:
         self._guard = guard
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        result = self._guard.call(self._func, *args, **kwargs)
+        try:  # Guard.call inlined: this is on every point's path
+            result = self._func(*args, **kwargs)
+        except Exception as exc:
+            result = self._guard.recover(exc, self._func, args, kwargs)
         return Guarded(result, self._guard) if isinstance(result, Channel) else result

@@ -189,12 +189,15 @@ class Acquisition:
 
     def keep_in_range(self, r_V: float, overloaded: bool) -> None:
         """One sensitivity step up on overload or above 90 % of full scale; down below 15 %."""
-        table = SR830.SENSITIVITIES
-        i = table.index(self.sensitivity_V)
-        if (overloaded or r_V > 0.9 * self.sensitivity_V) and i < len(table) - 1:
-            self.set_sensitivity(table[i + 1])
-        elif r_V < 0.15 * self.sensitivity_V and i > 0:
-            self.set_sensitivity(table[i - 1])
+        table, sensitivity = SR830.SENSITIVITIES, self.sensitivity_V
+        if overloaded or r_V > 0.9 * sensitivity:
+            i = table.index(sensitivity)
+            if i < len(table) - 1:
+                self.set_sensitivity(table[i + 1])
+        elif r_V < 0.15 * sensitivity:
+            i = table.index(sensitivity)
+            if i > 0:
+                self.set_sensitivity(table[i - 1])
 
     # ------------------------------------------------------------------ points
     def take_point(self) -> tuple:
