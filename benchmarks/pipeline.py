@@ -9,6 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
+from benchmarks import peers
 from benchmarks.instant import InstantStation
 from cryolab.analysis.live import LiveFitter
 from cryolab.clock import VirtualClock
@@ -47,5 +50,14 @@ def run(n_points: int = N_POINTS, extra_subscribers=()) -> dict:
     return {"points": n_points, "us_per_point": elapsed / n_points * 1e6}
 
 
+def compare(n_points: int = N_POINTS) -> dict:
+    """cryolab (median of three runs) beside QCoDeS, PyMeasure and the floors, same process."""
+    ours = float(np.median([run(n_points)["us_per_point"] for _ in range(3)]))
+    figures = {"cryolab_us_per_point": ours, **peers.run(n_points)}
+    for key in ("qcodes", "pymeasure", "numpy_append", "h5py_buffered"):
+        figures[f"ratio_cryolab_to_{key}"] = ours / figures[f"{key}_us_per_point"]
+    return figures
+
+
 if __name__ == "__main__":
-    print(run())
+    print(compare())

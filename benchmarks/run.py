@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import fits, gui, overnight, pipeline, soak, sockets
 
 BENCHMARKS = {
-    "pipeline": ("per-point data path, instant instruments", pipeline.run),
+    "pipeline": ("per-point data path, instant instruments, beside QCoDeS, PyMeasure and floors",
+                 pipeline.compare),
     "sockets": ("per-point cost through the drivers and simulated TCP instruments", sockets.run),
     "overnight": ("simulated overnight sweep, --speed max", overnight.run),
     "fits": ("Eq. 1 / Eq. 2 fit latency as `cryolab fit` does them", fits.run),
