@@ -43,7 +43,11 @@ def run_gui(args: argparse.Namespace) -> int:
     if args.screenshot:
         def shoot() -> None:
             window.refresh()
-            window.grab().save(args.screenshot)
+            # a first paint sizes the axes to their tick labels; the second shows them
+            for _ in range(2):
+                app.processEvents()
+                image = window.grab()
+            image.save(args.screenshot)
             print(f"screenshot: {args.screenshot}")
             window.close_without_asking("the screenshot was taken")
             app.quit()

@@ -28,6 +28,11 @@ COLORS = {"valid": (31, 119, 180), "excluded": (160, 160, 160, 90), "fit": (214,
           "Ea": (0, 0, 0)}
 
 
+#: fixed room for the left axis's tick labels ("3·10⁴"): the plot does not shift as they change,
+#: and labels show from the first paint (pyqtgraph otherwise widens the axis a frame late)
+AXIS_WIDTH = 76
+
+
 def _masked(y: np.ndarray, keep: np.ndarray, log: bool) -> np.ndarray:
     """y with the points not kept set to NaN (breaks the line), and ρ ≤ 0 hidden on log y."""
     return np.where(keep & (~log | (y > 0)), y, np.nan)
@@ -74,6 +79,7 @@ class RhoTPlot(QtWidgets.QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "T_sample", units="K")
         self.plot.setLabel("left", "ρ (Ω/□)")
+        self.plot.getAxis("left").setWidth(AXIS_WIDTH)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.excluded = self.plot.plot(pen=pg.mkPen(COLORS["excluded"], width=1),
                                        connect="finite", name="excluded")
@@ -87,6 +93,8 @@ class RhoTPlot(QtWidgets.QWidget):
         self.plot.addItem(self.newest)
         self.fit_label = QtWidgets.QLabel("no fit yet")
         self.fit_label.setWordWrap(True)
+        # two lines (model and quality; the values) from the start, so the plot does not jump
+        self.fit_label.setMinimumHeight(2 * self.fit_label.fontMetrics().lineSpacing() + 4)
         self.step_box = QtWidgets.QComboBox()
         self.step_box.addItem("current step", None)
         self.log_y = QtWidgets.QCheckBox("log ρ")
@@ -207,6 +215,7 @@ class TimePlot(QtWidgets.QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "time since start (min)")
         self.plot.setLabel("left", "T (K)")
+        self.plot.getAxis("left").setWidth(AXIS_WIDTH)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.addLegend(offset=(10, 10))
         self.T_mc = self.plot.plot(pen=pg.mkPen(COLORS["T_mc"], width=1.5), name="T_MC")
@@ -288,6 +297,7 @@ class SummaryPlot(QtWidgets.QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "H (Oe)")
         self.plot.setLabel("left", "σ_QF or 1/ρ_QF (S/□)")
+        self.plot.getAxis("left").setWidth(AXIS_WIDTH)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.addLegend(offset=(10, 10))
         self.ins = pg.ScatterPlotItem(size=9, symbol="d", brush=pg.mkBrush(COLORS["ins"]),
