@@ -73,10 +73,15 @@ class Curve340:
     @functools.cached_property
     def _log_table(self) -> tuple[np.ndarray, np.ndarray, list[float], list[float]]:
         """log R (increasing: np.interp and bisect need it) and log T, as arrays and lists."""
-        xs, ys = np.log(self.R_ohm), np.log(self.T_K)
-        if xs[0] > xs[-1]:  # RuO₂ resistance falls with T
-            xs, ys = xs[::-1], ys[::-1]
-        return xs, ys, xs.tolist(), ys.tolist()
+        R, T = self.R_ohm, self.T_K
+        if R[0] > R[-1]:  # RuO₂ resistance falls with T
+            R, T = R[::-1], T[::-1]
+        # the scalar path takes logs with math.log, so its table does too (np.log may differ by
+        # an ulp, which would put a reading exactly at a calibrated end outside the table)
+        xs_list = [math.log(r) for r in R.tolist()]
+        ys_list = [math.log(t) for t in T.tolist()]
+        xs, ys = np.log(R), np.log(T)
+        return xs, ys, xs_list, ys_list
 
     def resistance_ohm(self, T_K):
         """R for a temperature (the inverse interpolation, same log–log scheme)."""

@@ -50,3 +50,16 @@ def test_clear_starts_over():
     env.clear()
     env.extend(np.array([5.0]), np.array([2.0]))
     assert env.curve()[1].tolist() == [2.0] and env.block == 1
+
+
+def test_an_empty_batch_changes_nothing_and_unknown_x_does_not_hide_a_block():
+    env = LiveEnvelope(max_blocks=4)
+    env.extend(np.arange(10.0), np.arange(10.0))
+    before = env.curve()
+    env.extend(np.empty(0), np.empty(0))
+    after = env.curve()
+    assert after[0][-1] == 9.0 and np.array_equal(before[0], after[0])
+    x = np.arange(8.0)
+    x[4] = np.nan  # the first point of the third block has no temperature
+    ex, _ = envelope(x, np.ones(8), 2)
+    assert np.isfinite(ex).all() and ex[4] == 5.0

@@ -10,7 +10,7 @@ from PyQt5 import QtCore, QtWidgets
 from cryolab.events import PointTaken, RunStarted, StepStarted
 from cryolab.gui.window import MainWindow
 from cryolab.gui.worker import InstrumentWorker
-from cryolab.measurement import POINT_FIELDS
+from cryolab.measurement import POINT_DTYPE, POINT_FIELDS
 from cryolab.sequence import PlannedStep, RampTemperature
 from cryolab.session import Bench, Session, validate
 from cryolab.station import load_station
@@ -269,7 +269,28 @@ def test_a_long_run_is_drawn_decimated_and_a_zoom_shows_the_raw_points(gui, qtbo
     x, y = window.rho_plot.valid.getData()
     shown = x[(x >= 0.5) & (x <= 0.51) & np.isfinite(y)]
     assert len(shown) == pytest.approx(1111 * 0.9, abs=3)  # every valid point in view, raw
+    window.rho_plot.plot.plotItem.vb.setXRange(0.2, 0.8, padding=0)  # a wide zoom: reduced,
+    window.refresh()                                                 # but no valid point lost
+    x, y = window.rho_plot.valid.getData()
+    rows = window.store.step_points(0)
+    seen = rows[(rows["T_sample_K"] >= 0.2) & (rows["T_sample_K"] <= 0.8) & rows["valid"]]
+    assert len(x) < 10_000
+    assert 10 ** np.nanmax(y) == pytest.approx(seen["rho_ohm_sq"].max(), rel=1e-9)
+    assert 10 ** np.nanmin(y) == pytest.approx(seen["rho_ohm_sq"].min(), rel=1e-9)
+    assert np.isfinite(y).sum() > 0.9 * len(y)  # the excluded points' gaps do not blank groups
     window.time_plot.plot.plotItem.vb.setXRange(100.0, 110.0, padding=0)  # minutes 100–110
     window.refresh()
     x, _ = window.time_plot.T_mc.getData()
     assert np.sum((x >= 100) & (x <= 110)) == 201  # one point per 3 s, all of them
+
+
+def test_opening_a_second_run_file_replaces_the_first_on_the_plots(gui):
+    window = gui()
+    planned = PlannedStep(0, RampTemperature(from_K=1.0, to_K=0.1), 3.0e3)
+    for rho in (100.0, 7.0):
+        rows = np.array(_ramp_rows(500), dtype=POINT_DTYPE)
+        rows["rho_ohm_sq"] = rho
+        window.store.load_run(rows, np.zeros(len(rows), int), [planned], {}, None, [])
+        window.refresh()
+        _, y = window.rho_plot.valid.getData()
+        assert 10 ** np.nanmax(y) == pytest.approx(rho)

@@ -84,18 +84,22 @@ def estimate_uncertainty(T_K: np.ndarray, rho_ohm: np.ndarray) -> np.ndarray:
         return np.full(n, max(float(np.std(r)), 1e-300))
     d2 = np.abs(r[2:] - 2 * r[1:-1] + r[:-2])
     block = max(30, n // 100)
-    # the MAD of each block of second differences (the block starting at point i holds
-    # d2[i-1 : i+block-1], i.e. the differences centred on its points), all blocks at once
-    padded = np.concatenate((d2[:1], d2, d2[-1:]))  # one difference per point, ends repeated
+    # block k holds points [k·block, (k+1)·block) and takes the MAD of the second differences
+    # centred on them, d2[start-1 : start+block-1] clipped to the ends; all full blocks at once
+    # (one NaN-padded difference per point), then the two clipped ends on their own
+    padded = np.concatenate(([np.nan], d2, [np.nan]))
     full = n // block * block
     scale = 1.4826 / math.sqrt(6.0)
     sigma_sorted = np.empty(n)
     if full:
         medians = np.median(padded[:full].reshape(-1, block), axis=1)
+        medians[0] = np.median(d2[: block - 1])
+        if full == n:  # the last full block reaches the end of the data
+            medians[-1] = np.median(d2[max(full - block - 1, 0):])
         sigma_sorted[:full] = np.repeat(scale * medians, block)
-    if full < n:  # a short tail: its own median if it has enough points, else the last block's
-        tail = padded[full:]
-        sigma_sorted[full:] = scale * np.median(tail) if len(tail) >= 5 or not full \
+    if full < n:  # the tail: its own MAD from at least 5 differences, else the block before it
+        chunk = d2[max(full - 1, 0):]
+        sigma_sorted[full:] = scale * np.median(chunk) if len(chunk) >= 5 or not full \
             else sigma_sorted[full - 1]
     floor = 1e-6 * float(np.median(np.abs(r))) + 1e-300  # weights must stay finite
     sigma = np.empty(n)
@@ -210,6 +214,8 @@ def _errors(model: str, T: np.ndarray, sigma: np.ndarray, p: np.ndarray, chi2_re
     J = _jacobian(model, T, _model(model, T, p)[1], log_params=False, weight=1.0 / sigma)
     # scale the columns so the decomposition compares like with like, then undo the scaling;
     # the 3×3 normal matrix's eigenvalues are J's squared singular values (n× cheaper than SVD)
+    if not np.isfinite(J).all():  # the model overflowed at these parameters: nothing known
+        return np.full(3, math.inf)
     norms = np.linalg.norm(J, axis=0)
     norms[norms == 0] = 1.0
     Js = J / norms

@@ -25,7 +25,10 @@ def envelope(x: np.ndarray, y: np.ndarray, block: int) -> tuple[np.ndarray, np.n
         return np.empty(0), np.empty(0)
     ys = y[:n].reshape(-1, block)
     lo, hi = np.fmin.reduce(ys, axis=1), np.fmax.reduce(ys, axis=1)
-    return np.repeat(x[:n:block], 2), np.column_stack((lo, hi)).ravel()
+    bx = x[:n:block]
+    if np.isnan(bx).any():  # a block whose first x is unknown (T out of calibration)
+        bx = np.where(np.isnan(bx), np.fmin.reduce(x[:n].reshape(-1, block), axis=1), bx)
+    return np.repeat(bx, 2), np.column_stack((lo, hi)).ravel()
 
 
 class LiveEnvelope:
@@ -45,6 +48,8 @@ class LiveEnvelope:
         self._last = (np.empty(0), np.empty(0))  # the newest point, as 1-element arrays
 
     def extend(self, x: np.ndarray, y: np.ndarray) -> None:
+        if not len(x):
+            return
         self.n += len(x)
         tail_x = np.concatenate((self._tail_x, np.asarray(x, dtype=float)))
         tail_y = np.concatenate((self._tail_y, np.asarray(y, dtype=float)))

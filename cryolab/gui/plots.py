@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtWidgets
 
-from cryolab.gui.decimate import LiveEnvelope
+from cryolab.gui.decimate import LiveEnvelope, envelope
 from cryolab.gui.store import DataStore
 from cryolab.units import R_Q_OHM
 
@@ -35,7 +35,7 @@ AXIS_WIDTH = 76
 
 def _masked(y: np.ndarray, keep: np.ndarray, log: bool) -> np.ndarray:
     """y with the points not kept set to NaN (breaks the line), and ρ ≤ 0 hidden on log y."""
-    return np.where(keep & (~log | (y > 0)), y, np.nan)
+    return np.where(keep & (y > 0) if log else keep, y, np.nan)
 
 
 class LiveCurve:
@@ -47,15 +47,20 @@ class LiveCurve:
         self.zoomed = False  # drawn from raw points in view
 
     def draw(self, zoomed: bool, raw=None) -> None:
-        """Draw the envelope; when zoomed, ``raw()`` gives the (x, y) of the points in view."""
+        """Draw the envelope; when zoomed, ``raw()`` gives the (x, y) of the points in view,
+        reduced the same way (NaN-aware, in arrival order, ending at the last point) when they
+        are many — pyqtgraph's own downsampling assumes evenly spaced x and loses NaN groups."""
         self.zoomed = zoomed and self.envelope.block > 1 and raw is not None
         if self.zoomed:
-            self.item.setDownsampling(auto=True, method="peak")
-            self.item.setClipToView(True)
-            self.item.setData(*raw())
+            x, y = raw()
+            block = math.ceil(len(x) / self.envelope.max_blocks)
+            if block > 1:
+                ex, ey = envelope(x, y, block)
+                done = len(x) // block * block
+                x = np.concatenate((ex, x[done:] if done < len(x) else x[-1:]))
+                y = np.concatenate((ey, y[done:] if done < len(y) else y[-1:]))
+            self.item.setData(x, y)
         else:
-            self.item.setDownsampling(auto=False)
-            self.item.setClipToView(False)
             self.item.setData(*self.envelope.curve())
 
 
@@ -114,7 +119,7 @@ class RhoTPlot(QtWidgets.QWidget):
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.fit_label)
         self._drawn_version = -1
-        self._step_count = 0
+        self._listed_plan: list | None = None  # the plan the step list was built from
         self._axes_changed()
         self.plot.plotItem.vb.sigXRangeChanged.connect(self._range_changed)
 
@@ -124,6 +129,7 @@ class RhoTPlot(QtWidgets.QWidget):
 
     def _axes_changed(self) -> None:
         self.plot.setLogMode(x=self.log_x.isChecked(), y=self.log_y.isChecked())
+        self.plot.enableAutoRange()  # a zoomed range means something else on the other scale
         self.redraw(force=True)
 
     def shown_step(self) -> int | None:
@@ -131,7 +137,7 @@ class RhoTPlot(QtWidgets.QWidget):
         return self.store.current_step if chosen is None else chosen
 
     def _update_step_list(self) -> None:
-        if len(self.store.plan) == self._step_count:
+        if self.store.plan is self._listed_plan:
             return
         current = self.step_box.currentData()
         self.step_box.blockSignals(True)
@@ -142,7 +148,7 @@ class RhoTPlot(QtWidgets.QWidget):
         index = self.step_box.findData(current)
         self.step_box.setCurrentIndex(max(index, 0))
         self.step_box.blockSignals(False)
-        self._step_count = len(self.store.plan)
+        self._listed_plan = self.store.plan
 
     def redraw(self, force: bool = False) -> None:
         if not force and self.store.version == self._drawn_version:
@@ -233,7 +239,8 @@ class TimePlot(QtWidgets.QWidget):
         self.plot.addItem(self.newest)
         self.log_T = QtWidgets.QCheckBox("log T")
         self.log_T.setChecked(True)
-        self.log_T.toggled.connect(lambda on: (_set_log_y(self.plot, on), self.redraw(True)))
+        self.log_T.toggled.connect(lambda on: (_set_log_y(self.plot, on),
+                                               self.plot.enableAutoRange(), self.redraw(True)))
         _set_log_y(self.plot, True)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -123,6 +123,7 @@ class DataStore:
 
     def clear(self) -> None:
         fresh = DataStore()
+        fresh.version = self.version + 1  # never back to a version a view has already drawn
         self.__dict__.update(fresh.__dict__)
 
     # ------------------------------------------------------------------ live events
