@@ -4,8 +4,8 @@ and the field summary. They redraw from the data store on the window's timer, ne
 Live curves are drawn from incrementally kept min/max envelopes (cryolab.gui.decimate), so a
 repaint costs the same at 10⁶ points as at a few thousand and the line always ends at the
 newest point; the newest point also has its own marker. When the user zooms in (x auto-range
-off), the points in view are drawn from the raw data instead, with pyqtgraph's own peak
-downsampling and clip-to-view.
+off), the points in view are taken from the raw data instead, and reduced the same way when
+there are more than a few thousand of them.
 """
 
 from __future__ import annotations
