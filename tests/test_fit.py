@@ -8,8 +8,9 @@ import pytest
 from scipy.optimize import curve_fit
 
 from cryolab.analysis.fit import FitError, choose_model, estimate_uncertainty, fit, initial_guess
-from cryolab.analysis.summary import curvature_zeros_data, curvature_zeros_model
+from cryolab.analysis.summary import analyze_points, curvature_zeros_data, curvature_zeros_model
 from cryolab.cli import main
+from cryolab.measurement import POINT_DTYPE
 from cryolab.models import rho_eq1, rho_eq2
 
 T = np.geomspace(0.06, 1.0, 800)
@@ -149,3 +150,18 @@ def test_cli_fit_refuses_bad_csv(tmp_path, capsys):
     path.write_text("temperature,R\n0.1,5\n")
     assert main(["fit", str(path)]) == 2
     assert "missing column(s) T_K, rho_ohm_sq" in capsys.readouterr().err
+
+
+def test_points_taken_while_the_field_ramps_are_not_reported_as_unfitted_fields():
+    def rows(field, temps, rho):
+        out = np.zeros(len(temps), dtype=POINT_DTYPE)
+        out["field_Oe"], out["T_sample_K"], out["rho_ohm_sq"] = field, temps, rho
+        out["valid"] = True
+        return out
+
+    sweep = rows(400.0, T, noisy("eq1", EQ1))
+    ramping = rows(123.0, [0.06, 0.06], [5e4, 5e4])  # two points while the magnet moved
+    narrow = rows(200.0, np.linspace(0.5, 0.52, 20), np.full(20, 1e4))  # a real field, too narrow
+    summary, skipped = analyze_points(np.concatenate((sweep, ramping, narrow)))
+    assert [r.field_Oe for r in summary.rows] == [400.0]
+    assert len(skipped) == 1 and skipped[0].startswith("200 Oe")

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.interpolate import make_smoothing_spline
 from scipy.optimize import brentq
 
-from cryolab.analysis.fit import Choice, FitError, FitResult, choose_model, fit
+from cryolab.analysis.fit import MIN_POINTS, Choice, FitError, FitResult, choose_model, fit
 from cryolab.units import R_Q_OHM
 
 #: columns of the /summary table (docs/analysis.md)
@@ -254,9 +254,13 @@ def group_by_field(points: np.ndarray, decimals: int = 0) -> dict[float, np.ndar
 
 def analyze_points(points: np.ndarray, model: str = "auto") -> tuple[FieldSummary, list[str]]:
     """Per-field fits of the valid points (T_sample, ρ) and the summary; fields that cannot be
-    fitted are listed with the reason instead of stopping the analysis."""
+    fitted are listed with the reason instead of stopping the analysis. A field with fewer
+    points than any fit needs is not a field of the sweep but points taken while the magnet
+    was ramping between two: they are left out, not reported as a failed fit."""
     rows, skipped = [], []
     for field_Oe, pts in group_by_field(points).items():
+        if len(pts) < MIN_POINTS:
+            continue
         try:
             rows.append(analyze_field(field_Oe, pts["T_sample_K"], pts["rho_ohm_sq"], model))
         except FitError as exc:
