@@ -113,8 +113,7 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict:
                     figures[f"{name}_{n}_p95_ms"] = float(np.percentile(ms, 95))
                     figures[f"{name}_{n}_newest_missed"] = missed
         finally:
-            window._close_reason = "benchmark finished"
-            window.close()
+            window.close_without_asking("benchmark finished")
             worker.close()
             bench.close()
     return figures

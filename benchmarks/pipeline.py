@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,26 @@ from cryolab.storage import RunFile, RunWriter
 N_POINTS = 20_000
 
 
+def time_points(runner: Runner, clock, n_points: int, warmup: int = 0,
+                after_warmup: Callable[[], None] | None = None) -> float:
+    """Open the runner's first step as the runner would, take ``warmup`` points, then time
+    ``n_points`` more; close the step and the run. Wall seconds of the timed points."""
+    runner.emit(RunStarted(clock.now(), runner.plan, 0))
+    runner.emit(StepStarted(clock.now(), runner.plan[0]))
+    runner.step_index = 0
+    for _ in range(warmup):
+        runner.point()
+    if after_warmup is not None:
+        after_warmup()
+    t0 = time.perf_counter()
+    for _ in range(n_points):
+        runner.point()
+    elapsed = time.perf_counter() - t0
+    runner.emit(StepEnded(clock.now(), 0, "completed"))
+    runner.emit(RunEnded(clock.now(), "completed"))
+    return elapsed
+
+
 def run(n_points: int = N_POINTS, extra_subscribers=()) -> dict:
     clock = VirtualClock(start=1.8e9)
     sequence = Sequence(steps=[RampTemperature(from_K=0.06, to_K=1.0)])
@@ -32,16 +53,7 @@ def run(n_points: int = N_POINTS, extra_subscribers=()) -> dict:
         fitter = LiveFitter(publish=[writer])
         runner = Runner(InstantStation(), sequence, clock, [writer, fitter, *extra_subscribers])
         runner.acq.sync_from_instruments()
-        planned = runner.plan[0]
-        runner.emit(RunStarted(clock.now(), runner.plan, 0))
-        runner.emit(StepStarted(clock.now(), planned))
-        runner.step_index = 0
-        t0 = time.perf_counter()
-        for _ in range(n_points):
-            runner.point()
-        elapsed = time.perf_counter() - t0
-        runner.emit(StepEnded(clock.now(), 0, "completed"))
-        runner.emit(RunEnded(clock.now(), "completed"))
+        elapsed = time_points(runner, clock, n_points)
         fitter.close()
         writer.close()
         with RunFile(path) as run_file:

@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.pipeline import time_points
 from cryolab.analysis.live import LiveFitter
 from cryolab.clock import VirtualClock
-from cryolab.events import RunEnded, RunStarted, StepEnded, StepStarted
 from cryolab.runner import Runner
 from cryolab.sequence import RampTemperature, Sequence
 from cryolab.station import connect, load_station
@@ -31,6 +31,9 @@ class _IOTimer:
     """Wraps an adapter's ``_write`` and ``_read`` to add up the time spent in them."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.seconds = 0.0
         self.calls = 0
 
@@ -64,18 +67,8 @@ def run(n_points: int = N_POINTS) -> dict:
                         clock, [writer, fitter])
         try:
             runner.acq.sync_from_instruments()
-            runner.emit(RunStarted(clock.now(), runner.plan, 0))
-            runner.emit(StepStarted(clock.now(), runner.plan[0]))
-            runner.step_index = 0
-            for _ in range(50):  # warm up sockets and caches
-                runner.point()
-            io.seconds, io.calls = 0.0, 0
-            t0 = time.perf_counter()
-            for _ in range(n_points):
-                runner.point()
-            elapsed = time.perf_counter() - t0
-            runner.emit(StepEnded(clock.now(), 0, "completed"))
-            runner.emit(RunEnded(clock.now(), "completed"))
+            # 50 points warm up sockets and caches; the I/O count starts after them
+            elapsed = time_points(runner, clock, n_points, warmup=50, after_warmup=io.reset)
         finally:
             fitter.close()
             writer.close()

@@ -179,7 +179,7 @@ def initial_guess(model: str, T: np.ndarray, r: np.ndarray) -> np.ndarray:
 
 
 def _solve(model: str, T: np.ndarray, r: np.ndarray, sigma: np.ndarray, p0: np.ndarray,
-           robust: bool, tol: float = 1e-10):
+           robust: bool):
     """Plain least squares by MINPACK's Levenberg–Marquardt, or (``robust``) the soft-L1 loss
     by scipy's trust-region reflective solver; weighted residuals, analytic Jacobian."""
     weight = 1.0 / sigma
@@ -201,10 +201,10 @@ def _solve(model: str, T: np.ndarray, r: np.ndarray, sigma: np.ndarray, p0: np.n
     # the log-parameters are scaled alike, so x_scale is 1 (scipy ≥ 1.16 defaults to "jac",
     # which from a poor start can stop far from the minimum while reporting success)
     if not robust:
-        return least_squares(residuals, p0, jac=jac, method="lm", xtol=tol, ftol=tol,
+        return least_squares(residuals, p0, jac=jac, method="lm", xtol=1e-10, ftol=1e-10,
                              x_scale=1.0, max_nfev=2000)
     return least_squares(residuals, p0, jac=jac, method="trf", loss="soft_l1", f_scale=1.0,
-                         xtol=tol, ftol=tol, x_scale=1.0, max_nfev=2000)
+                         xtol=1e-10, ftol=1e-10, x_scale=1.0, max_nfev=2000)
 
 
 def _errors(model: str, T: np.ndarray, sigma: np.ndarray, p: np.ndarray, chi2_red: float

@@ -11,6 +11,8 @@ first point, which works for any x (time, or a temperature that goes up and down
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -29,6 +31,18 @@ def envelope(x: np.ndarray, y: np.ndarray, block: int) -> tuple[np.ndarray, np.n
     if np.isnan(bx).any():  # a block whose first x is unknown (T out of calibration)
         bx = np.where(np.isnan(bx), np.fmin.reduce(x[:n].reshape(-1, block), axis=1), bx)
     return np.repeat(bx, 2), np.column_stack((lo, hi)).ravel()
+
+
+def reduce_to(x: np.ndarray, y: np.ndarray, max_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_blocks`` envelope strokes of (x, y) at once, then the raw points of the last
+    unfinished block (at least the last point): what ``LiveEnvelope`` draws, for a fixed set."""
+    block = math.ceil(len(x) / max_blocks)
+    if block <= 1:
+        return x, y
+    ex, ey = envelope(x, y, block)
+    done = len(x) // block * block
+    tail = slice(done, None) if done < len(x) else slice(-1, None)
+    return np.concatenate((ex, x[tail])), np.concatenate((ey, y[tail]))
 
 
 class LiveEnvelope:

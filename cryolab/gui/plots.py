@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtWidgets
 
-from cryolab.gui.decimate import LiveEnvelope, envelope
+from cryolab.gui.decimate import LiveEnvelope, reduce_to
 from cryolab.gui.store import DataStore
 from cryolab.units import R_Q_OHM
 
@@ -52,14 +52,7 @@ class LiveCurve:
         are many — pyqtgraph's own downsampling assumes evenly spaced x and loses NaN groups."""
         self.zoomed = zoomed and self.envelope.block > 1 and raw is not None
         if self.zoomed:
-            x, y = raw()
-            block = math.ceil(len(x) / self.envelope.max_blocks)
-            if block > 1:
-                ex, ey = envelope(x, y, block)
-                done = len(x) // block * block
-                x = np.concatenate((ex, x[done:] if done < len(x) else x[-1:]))
-                y = np.concatenate((ey, y[done:] if done < len(y) else y[-1:]))
-            self.item.setData(x, y)
+            self.item.setData(*reduce_to(*raw(), self.envelope.max_blocks))
         else:
             self.item.setData(*self.envelope.curve())
 

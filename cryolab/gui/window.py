@@ -111,7 +111,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(REFRESH_MS)
-        self.last_frame_s = math.nan  # wall time of the last repaint (for the benchmark)
 
     # ------------------------------------------------------------------ sequences
     def choose_sequence(self) -> None:
@@ -235,7 +234,6 @@ class MainWindow(QtWidgets.QMainWindow):
             self.time_plot.redraw()
         else:
             self.summary_plot.redraw()
-        self.last_frame_s = QtCore.QDateTime.currentMSecsSinceEpoch() / 1000.0
 
     def _show_state(self) -> None:
         state = self.store.state
