@@ -204,13 +204,12 @@ def parse_340(text: str, source: str = "<string>") -> Curve340:
 
 def load_340(path: str | Path) -> Curve340:
     """Read and parse a ``.340`` file."""
-    path = Path(path)
+    from cryolab.inputs import InputError, read_text
+
     try:
-        text = path.read_text(encoding="utf-8", errors="strict")
-    except UnicodeDecodeError:
-        raise CalibrationError(f"{path}: not a text file") from None
-    except OSError as exc:
-        raise CalibrationError(f"{path}: cannot read calibration ({exc.strerror})") from None
+        text = read_text(path, what="calibration file")
+    except InputError as exc:
+        raise CalibrationError(f"{path}: {'; '.join(exc.problems)}") from None
     return parse_340(text, source=str(path))
 
 

@@ -1,10 +1,16 @@
-"""The ``cryolab`` command line: argument parsing and dispatch (the work lives elsewhere)."""
+"""cryolab: run and watch low-temperature transport measurements on a dilution refrigerator.
+
+Validate a night's sequence against the station, run it on the instruments (or their simulated
+twins), resume it after a crash, and fit, plot or export what it measured.
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -15,27 +21,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryolab import __version__
+from cryolab import __version__, arguments
 from cryolab.analysis.fit import Choice, FitError, choose_model, fit
 from cryolab.analysis.report import FORMATS, make_report
 from cryolab.analysis.summary import analyze_points
 from cryolab.clock import ScaledClock
-from cryolab.inputs import InputError
+from cryolab.inputs import InputError, read_input
 from cryolab.progress import ProgressBar
 from cryolab.sequence import format_duration, make_plan
 from cryolab.session import (
     Session,
     mark_interrupted,
     new_run_path,
-    parse_speed,
     prepare_resume,
     validate,
 )
+from cryolab.station import ConnectError
 from cryolab.storage import RunFile, RunFileError, export_csv
 from instruments.simulated.lab import NAMES, SimulatedLab
 from instruments.simulated.server import FAULT_KINDS, FaultRule
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
+MAX_CSV_BYTES = 200_000_000  # 10⁶ points of a few columns fit many times over
 
 
 def parse_fault(spec: str) -> tuple[str, FaultRule]:
@@ -69,23 +76,20 @@ def parse_fault(spec: str) -> tuple[str, FaultRule]:
     return parts[0], rule
 
 
-def _positive_speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"speed {text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"speed must be a positive number, got {text}")
-    return value
-
-
 def cmd_sim_serve(args: argparse.Namespace) -> int:
     faults: dict[str, list[FaultRule]] = {}
     for name, rule in args.fault or []:
         faults.setdefault(name, []).append(rule)
-    lab = SimulatedLab(ScaledClock(args.speed), preset=args.sample, seed=args.seed,
-                       port_base=args.port_base, faults=faults,
-                       bridge_max_connections=args.bridge_max_connections)
+    try:
+        lab = SimulatedLab(ScaledClock(args.speed), preset=args.sample, seed=args.seed,
+                           port_base=args.port_base, faults=faults,
+                           bridge_max_connections=args.bridge_max_connections)
+    except OSError as exc:
+        where = f"ports {args.port_base}–{args.port_base + 2}" if args.port_base else "a port"
+        print(f"cannot serve the simulated instruments on {where} of 127.0.0.1: "
+              f"{exc.strerror or exc} (another program may be using them; try --port-base 0)",
+              file=sys.stderr)
+        return EXIT_FAILURE
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -148,38 +152,56 @@ def _run_session(session: Session, report: str | None = None) -> int:
     return EXIT_OK if status == "completed" else EXIT_FAILURE
 
 
+def _refused(message: str) -> int:
+    print(f"refused, nothing was moved and no file was written: {message}", file=sys.stderr)
+    return EXIT_INVALID
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     try:
-        spec = validate(args.sequence, args.station, args.sim, parse_speed(args.speed),
-                        args.seed, args.sample)
+        spec = validate(args.sequence, args.station, args.sim, args.speed, args.seed,
+                        args.sample)
     except InputError as exc:
         return _report_input_error(exc)
+    try:
+        out = arguments.output_folder(args.out)
+        if args.report:
+            arguments.output_file(args.report, FORMATS)
     except ValueError as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    path = new_run_path(args.out, spec.sequence.name)
-    if args.report and Path(args.report).suffix.lower() not in FORMATS:
-        print(f"refused: --report {args.report}: use {', '.join(FORMATS)}", file=sys.stderr)
-        return EXIT_INVALID
+        return _refused(str(exc))
+    path = new_run_path(out, spec.sequence.name)
     try:
         session = Session(spec, path, subscribers=[ProgressBar()])
-    except Exception as exc:  # instruments not reachable, file not writable: nothing ran
-        print(f"failed to start: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except ConnectError as exc:
+        print(f"failed to start, nothing was moved: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (OSError, RunFileError) as exc:  # the run file could not be created
+        print(f"failed to start, nothing was moved: {path}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return _run_session(session, args.report)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     try:
-        plan = prepare_resume(args.run, parse_speed(args.speed) if args.speed else None)
+        plan = prepare_resume(args.run, args.speed)
     except InputError as exc:
         return _report_input_error(exc)
-    mark_interrupted(args.run)
-    start = max(time.time(), plan.last_time_s + 1.0)  # simulated time never runs backwards
-    session = Session(plan.spec, Path(args.run), start_index=plan.start_index, append=True,
-                      initial_T_K=plan.last_T_K, initial_field_Oe=plan.last_field_Oe,
-                      clock_start=start if plan.spec.simulated else None,
-                      subscribers=[ProgressBar()])
+    try:
+        mark_interrupted(args.run)
+        start = max(time.time(), plan.last_time_s + 1.0)  # simulated time never runs backwards
+        session = Session(plan.spec, Path(args.run), start_index=plan.start_index, append=True,
+                          initial_T_K=plan.last_T_K, initial_field_Oe=plan.last_field_Oe,
+                          clock_start=start if plan.spec.simulated else None,
+                          subscribers=[ProgressBar()], lock=plan.lock)
+    except ConnectError as exc:
+        plan.lock.release()
+        print(f"failed to resume, nothing was moved: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (OSError, RunFileError) as exc:
+        plan.lock.release()
+        print(f"failed to resume: {args.run}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    assert session.runner is not None
     print(f"resuming {args.run} at step {plan.start_index + 1} of {len(session.runner.plan)}",
           file=sys.stderr)
     return _run_session(session)
@@ -187,10 +209,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     try:
-        written = export_csv(args.run, args.csv)
-    except RunFileError as exc:
+        RunFile(args.run).close()  # refuse a bad file before creating anything
+        written = export_csv(args.run, arguments.output_folder(args.csv))
+    except (RunFileError, ValueError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except OSError as exc:
+        print(f"export failed: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     for path in written:
         print(path)
     return EXIT_OK
@@ -198,9 +224,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _read_fit_csv(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """T_K, rho_ohm_sq (and optional rho_err_ohm_sq) columns of a CSV file."""
+    raw = read_input(path, MAX_CSV_BYTES, "CSV file")
     try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        frame = pd.read_csv(io.BytesIO(raw))
+    except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(path, [f"cannot read as CSV ({exc})"]) from None
     missing = [c for c in ("T_K", "rho_ohm_sq") if c not in frame.columns]
     if missing:
@@ -276,10 +303,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     try:
+        arguments.output_file(args.output, FORMATS)
         print(make_report(args.run, args.output, args.model))
     except (RunFileError, ValueError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except OSError as exc:
+        print(f"report failed: {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -300,15 +331,16 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", help="serve the simulated SR830, 372 and 430 on 127.0.0.1 until interrupted")
     serve.add_argument("--sample", choices=("S0", "S1"), default="S1",
                        help="sample preset (default S1)")
-    serve.add_argument("--speed", type=_positive_speed, default=1.0,
+    serve.add_argument("--speed", type=arguments.scaled_speed, default=1.0,
                        help="simulated seconds per wall second (default 1)")
-    serve.add_argument("--port-base", type=int, default=5025,
+    serve.add_argument("--port-base", type=arguments.port_base, default=5025,
                        help="lock-in on P, bridge on P+1, magnet on P+2 (default 5025; 0 = any)")
-    serve.add_argument("--seed", type=int, default=0, help="noise and fault seed")
+    serve.add_argument("--seed", type=arguments.seed, default=0, help="noise and fault seed")
     serve.add_argument("--fault", type=parse_fault, action="append", metavar="SPEC",
                        help="inject faults: INSTRUMENT:KIND[:rate=P|:at=S[,for=S]], e.g. "
                             "lockin:timeout:rate=0.01 (repeatable)")
-    serve.add_argument("--bridge-max-connections", type=int, default=None,
+    serve.add_argument("--bridge-max-connections", type=arguments.connection_limit,
+                       default=None,
                        help="refuse bridge connections beyond this many (a real 372 allows 2)")
     serve.set_defaults(func=cmd_sim_serve)
 
@@ -320,9 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a sequence headless, writing one HDF5 file")
     run.add_argument("sequence", help="sequence file (YAML)")
     run.add_argument("--sim", action="store_true", help="use the simulated instruments")
-    run.add_argument("--speed", default="1",
+    run.add_argument("--speed", type=arguments.speed, default=1.0,
                      help="simulated seconds per wall second, or 'max' (jumps; --sim only)")
-    run.add_argument("--seed", type=int, default=0, help="simulation seed (recorded in the file)")
+    run.add_argument("--seed", type=arguments.seed, default=0,
+                     help="simulation seed (recorded in the file)")
     run.add_argument("--station", help="station file (default with --sim: the simulated one)")
     run.add_argument("--sample", choices=("S0", "S1"),
                      help="simulated sample preset (default: the sequence's, else S1)")
@@ -333,7 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue an interrupted run in the same file")
     resume.add_argument("run", help="the run file (.h5)")
-    resume.add_argument("--speed", help="override the recorded simulation speed")
+    resume.add_argument("--speed", type=arguments.speed,
+                        help="override the recorded simulation speed (a number or 'max')")
     resume.set_defaults(func=cmd_resume)
 
     export = sub.add_parser("export", help="export a run file to CSV")
@@ -358,10 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--sequence", help="sequence file to load (validated at once)")
     gui.add_argument("--start", action="store_true", help="start the loaded sequence at once")
     gui.add_argument("--station", help="station file (default with --sim: the simulated one)")
-    gui.add_argument("--speed", type=_positive_speed, default=60.0,
+    gui.add_argument("--speed", type=arguments.scaled_speed, default=60.0,
                      help="simulated seconds per wall second with --sim (default 60)")
     gui.add_argument("--sample", choices=("S0", "S1"), help="simulated sample preset")
-    gui.add_argument("--seed", type=int, default=0, help="simulation seed")
+    gui.add_argument("--seed", type=arguments.seed, default=0, help="simulation seed")
     gui.add_argument("--out", default="runs", help="directory for run files (default runs/)")
     gui.add_argument("--open", metavar="RUN.h5", help="open a run file to review it")
     gui.add_argument("--screenshot", metavar="FILE.png",
@@ -376,9 +410,32 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "port_base", None) == 0:
-        args.port_base = None
-    return args.func(args)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so in one line; the traceback goes to a file
+        where = _record_crash()
+        print(f"cryolab: internal error ({type(exc).__name__}: {exc}); this is a bug in "
+              f"cryolab, not in your input. Details: {where}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _record_crash() -> str:
+    """Append the current exception's traceback to the user's cryolab error log."""
+    import traceback
+
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    path = state / "cryolab" / "errors.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} cryolab {__version__} "
+                    f"{' '.join(sys.argv)}\n{traceback.format_exc()}\n")
+        return str(path)
+    except OSError:
+        return "(the error log could not be written)"
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def choose_frequency(R_2pt_ohm: float, line_capacitance_F: float,
     """
     low, high = limits_Hz
     ceiling = RC_TARGET / (2 * math.pi * max(R_2pt_ohm, 1.0) * line_capacitance_F)
-    f = round(min(high, ceiling), 2)
+    f = math.floor(min(high, ceiling) * 100 + 1e-9) / 100  # 0.01 Hz steps, never above high
     while f >= low:
         if all(abs(n * f - m) >= margin_Hz for m in MAINS_HZ for n in range(1, harmonics + 1)):
             return f
@@ -111,6 +111,7 @@ class Acquisition:
         self.setpoint_K = math.nan
         self.settled_at = -math.inf
         self.last_R_ohm = math.nan
+        self.requested_current_A = math.nan  # what the sequence asked for (current_A: actual)
         self.fault_pending = False  # set by the reliability layer when a read was retried
 
     # ------------------------------------------------------------------ state from instruments
@@ -146,15 +147,30 @@ class Acquisition:
         self.settled_at = max(self.settled_at, self.clock.now() + duration_s)
 
     # ------------------------------------------------------------------ excitation
-    def set_current(self, current_A: float) -> float:
-        """Bias current via the source voltage; the points after it are 'not settled'."""
+    def set_current(self, current_A: float) -> str | None:
+        """Bias current via the source voltage; the points after it are 'not settled'.
+
+        The current must lie within the station's limits (validated before the run). The
+        voltage it takes depends on the sample's resistance, known only now: if the source
+        cannot make it, the nearest voltage it can is used and the reason is returned (the
+        actual current is in every point's current_A), rather than ending the night.
+        """
         bias = self.station.bias
         bias.r2pt_estimate_ohm = self.two_point_ohm()
         bias.check(current_A)
-        self.source_V = bias.voltage_for(current_A)
+        self.requested_current_A = current_A
+        wanted = bias.voltage_for(current_A)
+        limits = self.station.lockin.sine_voltage_limits
+        low, high = limits
+        self.source_V = min(max(wanted, low), high)
         self.station.lockin.sine_voltage = self.source_V
         self.mark_unsettled(self.settle_time_s())
-        return self.current_A
+        if self.source_V == wanted:
+            return None
+        return (f"{current_A * 1e9:.4g} nA would need {wanted:.4g} V from the sine output "
+                f"through {bias.series_resistance_ohm:.4g} Ω, beyond its {low:g}–{high:.4g} V "
+                f"({limits.source}): "
+                f"{self.current_A * 1e9:.4g} nA instead")
 
     def configure_lockin(self, frequency_Hz: float, tau_s: float | None = None,
                          slope_dB: int | None = None) -> None:
@@ -200,8 +216,14 @@ class Acquisition:
                 self.set_sensitivity(table[i - 1])
 
     # ------------------------------------------------------------------ points
-    def take_point(self) -> tuple:
-        """Read the instruments once; return the row (POINT_FIELDS order)."""
+    def take_point(self, moving: bool = False) -> tuple:
+        """Read the instruments once; return the row (POINT_FIELDS order).
+
+        ``moving``: the caller saw the field (or another condition) still changing, so the
+        point is 'not settled' whatever the settle window says — the window is on the
+        clock, and reading the instruments takes clock time too (much of it at high
+        simulation speeds), so a window alone can run out before a point is stamped.
+        """
         st = self.station
         reading, status = st.lockin.snap_with_status()
         T_mc, T_sample, R_thermometer = st.read_temperatures()
@@ -217,7 +239,7 @@ class Acquisition:
             flags |= _MISMATCH  # NaN (uncalibrated T_sample) fails too
         if overloaded:
             flags |= _OVERLOAD
-        if now < self.settled_at:
+        if moving or now < self.settled_at:
             flags |= _NOT_SETTLED
         if reading.r_V > self.settings.phase_min_signal_V and \
                 abs(reading.theta_deg) > self.settings.phase_limit_deg:

@@ -31,6 +31,7 @@ from cryolab.events import (
 from cryolab.guard import FaultReport, InstrumentDownError
 from cryolab.measurement import COLUMN, RC_TARGET, Acquisition, Flag
 from cryolab.sequence import (
+    MIN_TEMPERATURE_RATE_K_PER_MIN,
     Cooldown,
     Hold,
     LinearityCheck,
@@ -41,6 +42,8 @@ from cryolab.sequence import (
     SetExcitation,
     SetField,
     Step,
+    approach_duration_s,
+    default_field_rate,
     make_plan,
     ramp_duration_s,
 )
@@ -85,6 +88,7 @@ class Runner:
         self.settings = sequence.settings
         self.clock = clock
         self.plan = make_plan(sequence, station.config)
+        self._default_field_rate = default_field_rate(sequence.settings, station.config)
         self.start_index = start_index
         self.meta = meta or {}
         self.acq = Acquisition(station, self.settings, clock)
@@ -190,7 +194,7 @@ class Runner:
         T_now, _, _ = self.station.read_temperatures()
         if ramp_on:
             heater.set_ramp(False, rate)
-            heater.setpoint_K = T_now  # hold where the fridge is
+            heater.setpoint_K = self._clip_setpoint(T_now)  # hold where the fridge is
         self.state = "paused"
         self.emit(RunStateChanged(self.clock.now(), "paused"))
         self.note("paused" + (": magnet ramp held" if moving else "")
@@ -215,6 +219,9 @@ class Runner:
         self.state = "running"
         self.emit(RunStarted(self.clock.now(), self.plan, self.start_index, self.meta))
         status, reason = "completed", ""
+        for report in self.station.connect_faults:  # met while connecting, before any file
+            self.emit(FaultOccurred(self.clock.now(), None, report))
+        self.station.connect_faults.clear()
         try:
             self._prepare()
             for planned in self.plan[self.start_index:]:
@@ -276,7 +283,7 @@ class Runner:
         if field is not None:
             self.note(f"restoring the field of {field.field_Oe:g} Oe before the resumed step")
             self._ramp_field(field.field_Oe, field.rate_Oe_per_s or
-                             self.settings.field_rate_Oe_per_s, acquire=False)
+                             self._default_field_rate, acquire=False)
 
     # ------------------------------------------------------------------ points
     def _retune_frequency(self, only_if_needed: bool) -> None:
@@ -296,10 +303,10 @@ class Runner:
         self.note(f"frequency {old:g} → {f:g} Hz for R = {acq.last_R_ohm:.4g} Ω "
                   f"(line capacitance), τ = {acq.tau_s:g} s")
 
-    def point(self) -> tuple:
+    def point(self, moving: bool = False) -> tuple:
         if self._auto_frequency:
             self._retune_frequency(only_if_needed=True)
-        row = self.acq.take_point()
+        row = self.acq.take_point(moving)
         point = PointTaken(self.step_index if self.step_index is not None else -1, row)
         if row[_T_MC] > self._heater_off_above_K:
             self.station.bridge.all_heaters_off()
@@ -321,6 +328,8 @@ class Runner:
         if state is MagnetState.QUENCH:
             raise QuenchError("the magnet quenched")
         self.acq.field_Oe = magnet.field_Oe
+        if state.is_moving:  # not a field step's ramp (those flag every point themselves)
+            self.acq.mark_unsettled(self.acq.settle_time_s())
         heater = self.station.bridge.sample_heater
         self.emit(InstrumentStatus(self.clock.now(), state.name.lower().replace("_", " "),
                                    heater.output_percent, heater.range_index))
@@ -355,6 +364,8 @@ class Runner:
             if state is MagnetState.QUENCH:
                 raise QuenchError(f"the magnet quenched ramping to {target_Oe:g} Oe")
             if state is MagnetState.HOLDING:
+                # the lock-in's output still carries the ramp for a settle time from now
+                self.acq.mark_unsettled(self.acq.settle_time_s())
                 return
             if not state.is_moving and state is not MagnetState.PAUSED:
                 raise RuntimeError(f"the magnet stopped in state {state.name} on its way to "
@@ -362,13 +373,12 @@ class Runner:
             if self.clock.now() > deadline:
                 raise RuntimeError(f"the magnet did not reach {target_Oe:g} Oe within "
                                    f"{allowed_s:.0f} s")
-            self.acq.mark_unsettled(self.acq.settle_time_s())  # the field is moving
             if acquire:
-                self.point()
+                self.point(moving=True)
             self.sleep(self.acq.interval_s)
 
     def _do_set_field(self, step: SetField) -> dict:
-        self._ramp_field(step.field_Oe, step.rate_Oe_per_s or self.settings.field_rate_Oe_per_s,
+        self._ramp_field(step.field_Oe, step.rate_Oe_per_s or self._default_field_rate,
                          acquire=True)
         self.acq.mark_unsettled(max(step.settle_s, self.acq.settle_time_s()))
         end = self.clock.now() + step.settle_s
@@ -392,17 +402,22 @@ class Runner:
             # the resistance is unknown: measure it once at a frequency safe for any sample
             low, high = self.station.config.limits.frequency_Hz
             acq.configure_lockin(min(max(low, 1.0), high), tau, slope_dB)
-            acq.set_current(current_nA * 1e-9)
+            self._set_current(current_nA * 1e-9)
             self._settle_and_range()
             # a probe reading that only sets last_R_ohm, like auto-range's readings: the
             # excitation changes right after it, so it is not kept as a data point
             acq.take_point()
         f = acq.auto_frequency() if frequency == "auto" else float(frequency)
         acq.configure_lockin(f, tau, slope_dB)
-        acq.set_current(current_nA * 1e-9)
+        self._set_current(current_nA * 1e-9)
         self._settle_and_range()
         self.note(f"excitation {acq.current_A * 1e9:.4g} nA at {acq.frequency_Hz:g} Hz, "
                   f"τ = {acq.tau_s:g} s, {acq.slope_dB} dB/oct")
+
+    def _set_current(self, current_A: float) -> None:
+        limited = self.acq.set_current(current_A)
+        if limited:
+            self.note(f"excitation limited: {limited}", "warning")
 
     def _settle_and_range(self) -> None:
         """Wait the settle time, then pick the sensitivity from a reading (and settle again)."""
@@ -450,31 +465,42 @@ class Runner:
 
         return done
 
+    def _clip_setpoint(self, T_K: float) -> float:
+        """A setpoint the driver accepts: the fridge may sit a little above the top limit."""
+        return min(max(T_K, 0.0), self.station.config.limits.temperature_K[1])
+
     def _do_ramp_temperature(self, step: RampTemperature) -> dict:
         heater = self.station.bridge.sample_heater
+        max_rate = self.station.config.limits.max_temperature_ramp_K_per_min
         T_now, _, _ = self.station.read_temperatures()
         start = step.from_K if step.from_K is not None else T_now
         self._regulate(max(start, step.to_K))
-        heater.set_ramp(False, heater.ramp[1])
+        # the 372 ramps its setpoint from where the setpoint is: put it where the fridge is
+        heater.set_ramp(False, max_rate)
+        self._set_setpoint(self._clip_setpoint(T_now))
         if step.from_K is not None and abs(T_now - step.from_K) > STABLE_FRACTION * step.from_K:
-            self.note(f"going to the start temperature {step.from_K:g} K")
+            # even on the way to the start, never faster than the station allows
+            self.note(f"going to the start temperature {step.from_K:g} K at {max_rate:g} K/min")
+            heater.set_ramp(True, max_rate)
             self._set_setpoint(step.from_K)
+            travel_s = approach_duration_s(T_now, step.from_K, max_rate)
             if not self.acquire_until(self._stable(step.from_K, STABLE_FRACTION,
-                                                   STABLE_WINDOW_S), timeout_s=7200.0):
+                                                   STABLE_WINDOW_S),
+                                      timeout_s=travel_s + 7200.0):
                 self.note(f"did not settle at {step.from_K:g} K within 2 h; ramping anyway",
                           "warning")
-        else:
-            self._set_setpoint(start)  # the 372 ramps from its present setpoint
+            heater.set_ramp(False, max_rate)
+            self._set_setpoint(step.from_K)
         T_now, _, _ = self.station.read_temperatures()
 
         auto = step.rate_K_per_min == "auto"
         percent = self.settings.auto_ramp_percent_per_min
-        max_rate = self.station.config.limits.max_temperature_ramp_K_per_min
         factor = 1.0  # halved each time the sample falls out of equilibrium
 
         def rate_at(T: float) -> float:
             base = percent / 100.0 * T if auto else float(step.rate_K_per_min)
-            return max(min(base * factor, max_rate), 1e-5)
+            # the 372's finest rate below, the station's limit above: both validated to hold
+            return min(max(base * factor, MIN_TEMPERATURE_RATE_K_PER_MIN), max_rate)
 
         planned_s = ramp_duration_s(start, step.to_K, step.rate_K_per_min, percent)
         timeout = step.timeout_s or 3 * planned_s + 3600.0
@@ -560,10 +586,10 @@ class Runner:
 
     def _do_linearity_check(self, step: LinearityCheck) -> dict:
         acq = self.acq
-        original_A = acq.current_A
+        original_A = acq.requested_current_A  # the current asked for, not one derived from R
         rhos = []
         for current_nA in step.currents_nA:
-            acq.set_current(current_nA * 1e-9)
+            self._set_current(current_nA * 1e-9)
             self.sleep(acq.settle_time_s(0.999))
             values: list[float] = []
 
@@ -574,7 +600,7 @@ class Runner:
 
             self.acquire_until(done, timeout_s=step.points * acq.interval_s * 5)
             rhos.append(sum(values) / len(values) if values else math.nan)
-        acq.set_current(original_A)
+        self._set_current(original_A)
         self.sleep(acq.settle_time_s(0.999))
         reference = rhos[0]
         deviation = max(abs(r / reference - 1.0) for r in rhos) if reference else math.inf
@@ -591,24 +617,53 @@ class Runner:
 
     # ------------------------------------------------------------------ safety
     def safe_state(self) -> None:
-        """The station's safe state; each action is tried even if another fails (an instrument
-        that does not answer is not waited for here)."""
+        """The station's safe state. Each action is tried even if another fails (an instrument
+        that does not answer is not waited for here), then read back: the note says what was
+        confirmed and what was not, never only what was asked for."""
         self._in_safe_state = True
         safe = self.station.config.safe_state
-        actions: list[tuple[str, Callable[[], object]]] = []
+        st = self.station
+        actions: list[tuple[str, str, str, Callable[[], object], Callable[[], str | None]]] = []
         if safe.heater == "off":
-            actions.append(("heaters off", self.station.bridge.all_heaters_off))
+            actions.append(("bridge", "heaters off", "heaters off", st.bridge.all_heaters_off,
+                            self._heater_is_off))
         if safe.magnet == "zero":
-            actions.append(("magnet to zero", self.station.magnet.zero))
+            actions.append(("magnet", "magnet to zero", "zeroing", st.magnet.zero,
+                            lambda: self._magnet_in(MagnetState.ZEROING, MagnetState.AT_ZERO)))
         else:
-            actions.append(("magnet held", self.station.magnet.pause))
+            actions.append(("magnet", "magnet held", "hold", st.magnet.pause,
+                            lambda: self._magnet_in(MagnetState.PAUSED, MagnetState.HOLDING,
+                                                    MagnetState.AT_ZERO)))
         if safe.excitation == "minimum":
-            actions.append(("excitation to minimum", self.station.bias.set_minimum))
-        done = []
-        for name, action in actions:
+            actions.append(("lockin", "excitation to minimum", "minimum excitation",
+                            st.bias.set_minimum, self._excitation_is_minimum))
+        results, all_confirmed = [], True
+        for instrument, name, what, do, confirm in actions:
             try:
-                action()
-                done.append(name)
+                do()
+                problem = confirm()
             except Exception as exc:  # keep going: the others still matter
-                self.note(f"safe state: {name} failed: {exc}", "error")
-        self.note("safe state: " + (", ".join(done) or "nothing could be done"))
+                problem = f"{instrument} unreachable ({type(exc).__name__}: {exc})"[:200]
+            if problem is None:
+                results.append(f"{name} (confirmed)")
+            else:
+                all_confirmed = False
+                results.append(f"{what} NOT confirmed")
+                self.note(f"safe state: {what} not confirmed: {problem}", "error")
+        self.note("safe state: " + ", ".join(results), "info" if all_confirmed else "error")
+
+    def _heater_is_off(self) -> str | None:
+        heater = self.station.bridge.sample_heater
+        return None if heater.range_index == 0 else \
+            f"the sample heater still reads range {heater.range_index}"
+
+    def _magnet_in(self, *states: MagnetState) -> str | None:
+        state = self.station.magnet.magnet_state
+        return None if state in states else f"the magnet reports {state.name.lower()}"
+
+    def _excitation_is_minimum(self) -> str | None:
+        bias = self.station.bias
+        volts = float(self.station.lockin.sine_voltage)
+        wanted = bias.voltage_for(bias.current_limits_A.low)
+        return None if abs(volts - wanted) <= 0.01 * wanted + 0.002 else \
+            f"the sine output reads {volts:g} V, not {wanted:g} V"

@@ -18,15 +18,44 @@ from typing import Annotated, Any, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cryolab.inputs import InputError, parse_yaml_mapping, read_yaml_mapping, validation_problems
+from cryolab.inputs import (
+    Flag,
+    InputError,
+    Name,
+    NotBool,
+    Number,
+    Text,
+    WholeNumber,
+    kind_of,
+    near_miss,
+    number_or_auto,
+    parse_yaml_mapping,
+    read_yaml_mapping,
+    validation_problems,
+)
 from cryolab.station import StationConfig
 from instruments.srs_sr830 import SR830
 
 TIME_CONSTANTS_S = SR830.TIME_CONSTANTS
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+DAY_S = 86400.0
+#: the longest wait a step may ask for (durations and timeouts): a month
+MAX_DURATION_S = 31 * DAY_S
+#: the slowest field ramp: 0.1 mOe/s (600 Oe in 70 days); slower is a typo, and its duration
+#: would not fit the clock
+MIN_FIELD_RATE_OE_PER_S = 1e-4
+#: the 372's setpoint ramp takes 0.001 K/min at the finest (372 manual, RAMP)
+MIN_TEMPERATURE_RATE_K_PER_MIN = 1e-3
+
+Finite = Number
+PositiveFinite = Annotated[Number, Field(gt=0)]
+Fraction = Annotated[Number, Field(gt=0, lt=1)]
+Duration = Annotated[Number, Field(gt=0, le=MAX_DURATION_S)]
+FieldRate = Annotated[Number, Field(ge=MIN_FIELD_RATE_OE_PER_S)]
+Temperature = Annotated[Number, Field(gt=0, le=400.0)]
+TemperatureRate = number_or_auto(MIN_TEMPERATURE_RATE_K_PER_MIN, 100.0, "K/min", low_inclusive=True)
+Frequency = number_or_auto(0.0, 102_000.0, "Hz")
+Count = Annotated[WholeNumber, Field(ge=1, le=1_000_000)]
 
 
 class _Step(BaseModel):
@@ -43,29 +72,29 @@ class SetField(_Step):
 
     kind: ClassVar[str] = "set_field"
     field_Oe: Finite
-    rate_Oe_per_s: PositiveFinite | None = None  # default: settings.field_rate_Oe_per_s
-    settle_s: Annotated[float, Field(ge=0, le=86400, allow_inf_nan=False)] = 30.0
+    rate_Oe_per_s: FieldRate | None = None  # default: settings.field_rate_Oe_per_s
+    settle_s: Annotated[Number, Field(ge=0, le=DAY_S)] = 30.0
 
 
 class RampTemperature(_Step):
     """Go to ``from_K`` (if given) and wait until stable, then ramp to ``to_K``, measuring."""
 
     kind: ClassVar[str] = "ramp_temperature"
-    from_K: PositiveFinite | None = None
-    to_K: PositiveFinite
-    rate_K_per_min: PositiveFinite | Literal["auto"] = "auto"
-    timeout_s: PositiveFinite | None = None  # default: 3 × the planned duration + 1 h
+    from_K: Temperature | None = None
+    to_K: Temperature
+    rate_K_per_min: TemperatureRate = "auto"
+    timeout_s: Duration | None = None  # default: 3 × the planned duration + 1 h
 
 
 class Hold(_Step):
     """Wait (measuring) for ``duration_s``, or until the temperatures are stable."""
 
     kind: ClassVar[str] = "hold"
-    duration_s: PositiveFinite | None = None
+    duration_s: Duration | None = None
     until: Literal["stable"] | None = None
     tolerance: Fraction = 0.01  # T_MC within ± this fraction over the window
-    window_s: PositiveFinite = 120.0
-    timeout_s: PositiveFinite = 3600.0
+    window_s: Annotated[Number, Field(gt=0, le=DAY_S)] = 120.0
+    timeout_s: Duration = 3600.0
 
     @model_validator(mode="after")
     def _one_way(self) -> Hold:
@@ -78,7 +107,7 @@ class Measure(_Step):
     """Take ``points`` points at fixed conditions."""
 
     kind: ClassVar[str] = "measure"
-    points: int = Field(ge=1, le=1_000_000)
+    points: Count
 
 
 class SetExcitation(_Step):
@@ -86,9 +115,9 @@ class SetExcitation(_Step):
 
     kind: ClassVar[str] = "set_excitation"
     current_nA: PositiveFinite
-    frequency_Hz: PositiveFinite | Literal["auto"] = "auto"
-    time_constant_s: PositiveFinite | Literal["auto"] = "auto"
-    slope_dB_per_oct: Literal[6, 12, 18, 24] = 24
+    frequency_Hz: Frequency = "auto"
+    time_constant_s: number_or_auto(0.0, 30_000.0, "s") = "auto"  # type: ignore[valid-type]
+    slope_dB_per_oct: Annotated[Literal[6, 12, 18, 24], NotBool] = 24
 
     @field_validator("time_constant_s")
     @classmethod
@@ -105,16 +134,16 @@ class LinearityCheck(_Step):
     kind: ClassVar[str] = "linearity_check"
     currents_nA: list[PositiveFinite] = Field(min_length=2, max_length=3)
     tolerance: Fraction = 0.02
-    points: int = Field(10, ge=1, le=10_000)
+    points: Annotated[WholeNumber, Field(ge=1, le=10_000)] = 10
 
 
 class Cooldown(_Step):
     """Heater off; measure while the fridge cools, to ``to_K`` or for ``duration_s``."""
 
     kind: ClassVar[str] = "cooldown"
-    to_K: PositiveFinite | None = None
-    duration_s: PositiveFinite | None = None
-    timeout_s: PositiveFinite = 4 * 3600.0
+    to_K: Temperature | None = None
+    duration_s: Duration | None = None
+    timeout_s: Duration = 4 * 3600.0
 
     @model_validator(mode="after")
     def _end(self) -> Cooldown:
@@ -125,9 +154,9 @@ class Cooldown(_Step):
 
 class RampSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    from_K: PositiveFinite
-    to_K: PositiveFinite
-    rate_K_per_min: PositiveFinite | Literal["auto"] = "auto"
+    from_K: Temperature
+    to_K: Temperature
+    rate_K_per_min: TemperatureRate = "auto"
 
 
 class FieldSweep(_Step):
@@ -140,11 +169,11 @@ class FieldSweep(_Step):
 
     kind: ClassVar[str] = "field_sweep"
     fields_Oe: list[Finite] = Field(min_length=1, max_length=1000)
-    rate_Oe_per_s: PositiveFinite | None = None
-    settle_s: Annotated[float, Field(ge=0, le=86400, allow_inf_nan=False)] = 30.0
+    rate_Oe_per_s: FieldRate | None = None
+    settle_s: Annotated[Number, Field(ge=0, le=DAY_S)] = 30.0
     ramp: RampSpec | None = None
-    measure_points: int | None = Field(None, ge=1, le=1_000_000)
-    alternate: bool = True
+    measure_points: Count | None = None
+    alternate: Flag = True
 
     @model_validator(mode="after")
     def _one_action(self) -> FieldSweep:
@@ -182,18 +211,19 @@ class RunSettings(BaseModel):
     #: a point is excluded when |T_sample − T_MC| / T_MC exceeds this (paper, Methods: 10 %)
     mismatch_threshold: Fraction = 0.10
     #: |θ| beyond this flags capacitive leakage (only when the signal is above phase_min_signal_V)
-    phase_limit_deg: Annotated[float, Field(gt=0, le=90, allow_inf_nan=False)] = 10.0
-    phase_min_signal_V: PositiveFinite = 20e-9
+    phase_limit_deg: Annotated[Number, Field(gt=0, le=90)] = 10.0
+    phase_min_signal_V: Annotated[Number, Field(gt=0, le=10)] = 20e-9
     #: points are taken every this many lock-in time constants
-    point_interval_tau: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 3.0
+    point_interval_tau: Annotated[Number, Field(ge=1, le=100)] = 3.0
     #: ``rate_K_per_min: auto`` ramps at this fraction of T per minute
-    auto_ramp_percent_per_min: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 5.0
+    auto_ramp_percent_per_min: Annotated[Number, Field(ge=0.01, le=100)] = 5.0
     #: a ramp slows to half after this many consecutive out-of-equilibrium points
-    slow_down_after_points: int = Field(5, ge=1, le=10_000)
-    field_rate_Oe_per_s: PositiveFinite = 5.0
+    slow_down_after_points: Annotated[WholeNumber, Field(ge=1, le=10_000)] = 5
+    #: field ramps without a rate of their own; default: 5 Oe/s, or the station's limit if lower
+    field_rate_Oe_per_s: FieldRate | None = None
     #: excitation used until a set_excitation step says otherwise
     current_nA: PositiveFinite = 0.5
-    frequency_Hz: PositiveFinite | Literal["auto"] = "auto"
+    frequency_Hz: Frequency = "auto"
 
 
 class SimulationSettings(BaseModel):
@@ -202,15 +232,15 @@ class SimulationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     preset: Literal["S0", "S1"] = "S1"
     #: the mixing chamber's temperature when the simulation starts (default: base)
-    start_K: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] | None = None
+    start_K: Annotated[Number, Field(gt=0, le=10)] | None = None
 
 
 class Sequence(BaseModel):
     """A whole sequence: name, settings and steps (composite steps not yet expanded)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = "sequence"
-    description: str = ""
+    name: Annotated[Name, Field(min_length=1, max_length=200)] = "sequence"
+    description: Annotated[Text, Field(max_length=20_000)] = ""
     settings: RunSettings = RunSettings()
     simulation: SimulationSettings = SimulationSettings()
     steps: list[_Step] = Field(min_length=1)
@@ -239,7 +269,8 @@ def _parse_steps(raw_steps: Any) -> tuple[list[_Step | None], list[str]]:
     Steps that fail stay in the list as None, so later checks keep the original positions.
     """
     if not isinstance(raw_steps, list):
-        return [], [f"steps: expected a list of steps, got a {type(raw_steps).__name__}"]
+        return [], [f"steps: expected a list of steps ('- kind: {{settings}}' lines), got "
+                    f"{kind_of(raw_steps)}"]
     steps: list[_Step | None] = []
     problems: list[str] = []
     known = ", ".join(STEP_TYPES)
@@ -248,23 +279,52 @@ def _parse_steps(raw_steps: Any) -> tuple[list[_Step | None], list[str]]:
         if isinstance(entry, str) and entry in STEP_TYPES:
             entry = {entry: {}}
         steps.append(None)
-        if not isinstance(entry, dict) or len(entry) != 1:
+        if not isinstance(entry, dict) or not entry:
             problems.append(f"{where}: expected one step as 'kind: {{settings}}' ({known})")
+            continue
+        kinds = [k for k in entry if k in STEP_TYPES]
+        if len(entry) != 1:
+            problems.append(_several_keys_problem(where, entry, kinds))
             continue
         (kind, params), = entry.items()
         if kind not in STEP_TYPES:
-            problems.append(f"{where}: unknown step kind {kind!r}; known kinds: {known}")
+            problems.append(f"{where}: unknown step kind {_short_key(kind)}"
+                            f"{near_miss(str(kind), STEP_TYPES)}; known kinds: {known}")
             continue
         if params is None:
             params = {}
         if not isinstance(params, dict):
-            problems.append(f"{where}.{kind}: expected a mapping of settings, got {params!r}")
+            problems.append(f"{where}.{kind}: expected a mapping of settings "
+                            f"({', '.join(STEP_TYPES[kind].model_fields)}), got {params!r}"[:300])
             continue
         try:
             steps[-1] = STEP_TYPES[kind].model_validate(params)
         except ValidationError as exc:
-            problems.extend(validation_problems(exc, prefix=("steps", i, kind)))
+            problems.extend(validation_problems(exc, prefix=("steps", i, kind),
+                                                model=STEP_TYPES[kind]))
     return steps, problems
+
+
+def _short_key(key: Any) -> str:
+    text = repr(key)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _several_keys_problem(where: str, entry: dict, kinds: list[str]) -> str:
+    """A list entry with more than one key: usually a setting that lost its indentation."""
+    if len(kinds) == 1:
+        kind = kinds[0]
+        extra = [k for k in entry if k != kind]
+        names = ", ".join(_short_key(k) for k in extra)
+        fields = STEP_TYPES[kind].model_fields
+        hints = [f"{_short_key(k)}{near_miss(str(k), fields)}" for k in extra if k not in fields]
+        advice = (f"{kind} has no setting {', '.join(hints)}" if hints else
+                  f"indent {names} under {kind} to make it one of its settings")
+        return (f"{where}: {names} beside {kind!r}: a step is one 'kind: {{settings}}' "
+                f"mapping; {advice}")
+    listed = ", ".join(_short_key(k) for k in entry)
+    return (f"{where}: one step per list entry, got {len(entry)} keys ({listed}); "
+            "start each step with its own '- '")
 
 
 def parse_sequence(data: dict[str, Any], source: str,
@@ -274,14 +334,14 @@ def parse_sequence(data: dict[str, Any], source: str,
     data = dict(data)
     raw_steps = data.pop("steps", None)
     steps, problems = _parse_steps(raw_steps) if raw_steps is not None \
-        else ([], ["steps: Field required"])
+        else ([], ["steps: required, but missing (the list of steps)"])
     if raw_steps is not None and not steps and not problems:
         problems.append("steps: the sequence has no steps")
     head = None
     try:
         head = Sequence.model_validate({**data, "steps": [Measure(points=1)]})
     except ValidationError as exc:
-        problems = validation_problems(exc) + problems
+        problems = validation_problems(exc, model=Sequence) + problems
     if station is not None:
         # check the limits even of the parts the schema refused, from their raw values, so
         # that one pass reports every problem
@@ -289,9 +349,10 @@ def parse_sequence(data: dict[str, Any], source: str,
                                                                    data.get("settings"))
         lenient_steps = [step if step is not None else _lenient_step(raw)
                          for step, raw in zip(steps, raw_steps or [], strict=False)]
+        refused_keys = {p.split(": ", 1)[0] for p in problems}
         problems += [p for p in _station_problems(settings, lenient_steps, station)
-                     if p not in problems]
-    if problems:
+                     if p.split(": ", 1)[0] not in refused_keys]
+    if problems or head is None:
         raise InputError(source, problems)
     return head.model_copy(update={"steps": steps})
 
@@ -315,9 +376,17 @@ def _lenient_step(raw: Any) -> Any:
     return None
 
 
+def read_sequence(path: str | Path, station: StationConfig | None = None
+                  ) -> tuple[Sequence, str]:
+    """Read a sequence file; with a station, its limits are checked too (InputError).
+    Returns the sequence and the file's text, read once (the run file keeps that text)."""
+    data, text = read_yaml_mapping(path)
+    return parse_sequence(data, str(path), station), text
+
+
 def load_sequence(path: str | Path, station: StationConfig | None = None) -> Sequence:
     """Read a sequence file; with a station, its limits are checked too (InputError)."""
-    return parse_sequence(read_yaml_mapping(path), str(path), station)
+    return read_sequence(path, station)[0]
 
 
 def sequence_from_text(text: str, source: str = "<sequence>",
@@ -379,7 +448,7 @@ class _LimitChecker:
                       "(station: limits.frequency_Hz)")
 
     def settings(self, s: RunSettings) -> None:
-        self.field_rate("settings.field_rate_Oe_per_s", s.field_rate_Oe_per_s)
+        self.field_rate("settings.field_rate_Oe_per_s", s.field_rate_Oe_per_s)  # None: fine
         self.current("settings.current_nA", s.current_nA)
         self.frequency("settings.frequency_Hz", s.frequency_Hz)
 
@@ -473,6 +542,22 @@ def describe(step: Step) -> str:
     return step.kind
 
 
+DEFAULT_FIELD_RATE_OE_PER_S = 5.0
+
+
+def default_field_rate(settings: RunSettings, station: StationConfig) -> float:
+    """The rate of field ramps that give none: the sequence's setting, else 5 Oe/s or the
+    station's limit, whichever is lower (a default never breaks a limit)."""
+    if settings.field_rate_Oe_per_s is not None:
+        return settings.field_rate_Oe_per_s
+    return min(DEFAULT_FIELD_RATE_OE_PER_S, station.limits.max_field_ramp_Oe_per_s)
+
+
+def approach_duration_s(T_from: float, T_to: float, max_rate_K_per_min: float) -> float:
+    """Going to a ramp's start temperature: at the station's fastest allowed rate."""
+    return abs(T_to - T_from) / max_rate_K_per_min * 60.0
+
+
 def ramp_duration_s(T_from: float, T_to: float, rate: float | str, auto_percent: float) -> float:
     """Planned ramp time: linear at a fixed rate, exponential in T at ``auto``."""
     if rate == "auto":
@@ -493,13 +578,14 @@ def make_plan(sequence: Sequence, station: StationConfig,
     out = []
     for i, step in enumerate(sequence.plan()):
         if isinstance(step, SetField):
-            rate = step.rate_Oe_per_s or s.field_rate_Oe_per_s
+            rate = step.rate_Oe_per_s or default_field_rate(s, station)
             est = abs(step.field_Oe - field) / rate + step.settle_s
             field = step.field_Oe
         elif isinstance(step, RampTemperature):
             start = step.from_K or T
-            est = (STABILIZE_ESTIMATE_S if step.from_K and abs(step.from_K - T) > 0.02 * T
-                   else 0.0)
+            est = (STABILIZE_ESTIMATE_S + approach_duration_s(
+                T, step.from_K, station.limits.max_temperature_ramp_K_per_min)
+                if step.from_K and abs(step.from_K - T) > 0.02 * T else 0.0)
             est += ramp_duration_s(start, step.to_K, step.rate_K_per_min,
                                    s.auto_ramp_percent_per_min)
             T = step.to_K

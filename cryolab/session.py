@@ -8,38 +8,46 @@ Whatever happens, the instruments and the file are closed in the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import re
-import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
+from pydantic import ValidationError
 
 from cryolab.analysis.live import LiveFitter
-from cryolab.calibration import load_340
 from cryolab.clock import Clock, ScaledClock, VirtualClock, WallClock
 from cryolab.events import Subscriber
-from cryolab.inputs import InputError
+from cryolab.inputs import InputError, validation_problems
 from cryolab.measurement import Flag
 from cryolab.runner import Runner
 from cryolab.sequence import (
     Sequence,
-    load_sequence,
     make_plan,
+    read_sequence,
     sequence_from_text,
 )
-from cryolab.station import Station, StationConfig, connect, load_station
+from cryolab.station import (
+    CALIBRATION_KEYS,
+    Station,
+    StationConfig,
+    connect,
+    load_station,
+    parse_calibrations,
+    read_calibrations,
+)
 from cryolab.storage import (
     RunFile,
     RunFileError,
     RunWriter,
+    WriterLock,
     clear_write_flag,
-    is_being_written,
     steps_completed,
 )
 from instruments.simulated.lab import SimulatedLab
@@ -59,17 +67,8 @@ class RunSpec:
     speed: float  # simulated seconds per wall second; inf = virtual clock (--speed max)
     seed: int
     preset: str
-
-
-def parse_speed(text: str | float | None) -> float:
-    if text is None:
-        return 1.0
-    if isinstance(text, str) and text.strip().lower() == "max":
-        return math.inf
-    value = float(text)
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"speed must be a positive number or 'max', got {text!r}")
-    return value
+    #: the .340 texts the station names, by CALIBRATION_KEYS name (stored in the run file)
+    calibrations: dict[str, str] = field(default_factory=dict)
 
 
 def validate(sequence_path: str | Path, station_path: str | Path | None, simulated: bool,
@@ -82,9 +81,10 @@ def validate(sequence_path: str | Path, station_path: str | Path | None, simulat
         raise InputError("cryolab run", ["--speed applies to simulated runs only (--sim)"])
     station = load_station(station_path)
     path = Path(sequence_path)
-    sequence = load_sequence(path, station)  # size, encoding and alias guards come first
-    return RunSpec(sequence, path.read_text(encoding="utf-8"), str(path), station, simulated,
-                   speed, seed, preset or sequence.simulation.preset)
+    sequence, text = read_sequence(path, station)  # size, encoding and alias guards come first
+    return RunSpec(sequence, text, str(path), station, simulated, speed, seed,
+                   preset or sequence.simulation.preset,
+                   read_calibrations(station, str(station_path or "station")))
 
 
 def new_run_path(out_dir: str | Path, name: str) -> Path:
@@ -103,6 +103,19 @@ def new_run_path(out_dir: str | Path, name: str) -> Path:
 FLAG_DOC = {int(f): f.name.lower() for f in Flag}
 
 
+class QuietFileHandler(logging.FileHandler):
+    """The run's log file: a failure to write it (a full disk) must not print a traceback
+    or stop the run; the run file, not the log, is the record."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.close_quietly()
+
+    def close_quietly(self) -> None:
+        log.removeHandler(self)
+        with contextlib.suppress(OSError):  # flushing the last lines failed too: disk full
+            self.close()
+
+
 class Bench:
     """The clock, the simulated instruments (``--sim``) and the connected station.
 
@@ -113,7 +126,8 @@ class Bench:
     def __init__(self, station: StationConfig, simulated: bool, speed: float = 1.0, *,
                  seed: int = 0, preset: str = "S1", T_start_K: float | None = None,
                  field_Oe: float = 0.0, clock_start: float | None = None,
-                 lab_options: dict | None = None) -> None:
+                 lab_options: dict | None = None,
+                 calibration_texts: dict[str, str] | None = None) -> None:
         self.config = station
         self.simulated = simulated
         if not simulated:
@@ -129,7 +143,7 @@ class Bench:
                 self.lab = SimulatedLab(self.clock, preset=preset, seed=seed, T_start_K=T_start_K,
                                         initial_field_Oe=field_Oe, **(lab_options or {})).start()
                 station = station.with_resources(self.lab.resources)
-            self.station = connect(station)
+            self.station = connect(station, calibration_texts)
             if isinstance(self.clock, VirtualClock):
                 self.clock.before_jump(self.station.confirm_writes)
         except BaseException:
@@ -154,8 +168,8 @@ class Session:
     def __init__(self, spec: RunSpec, path: Path, *, bench: Bench | None = None,
                  start_index: int = 0, append: bool = False, initial_T_K: float | None = None,
                  initial_field_Oe: float = 0.0, clock_start: float | None = None,
-                 subscribers: Iterable[Subscriber] = (), lab_options: dict | None = None
-                 ) -> None:
+                 subscribers: Iterable[Subscriber] = (), lab_options: dict | None = None,
+                 lock: WriterLock | None = None) -> None:
         self.spec = spec
         self.path = path
         self._owns_bench = bench is None
@@ -163,7 +177,7 @@ class Session:
         self.writer: RunWriter | None = None
         self.fitter: LiveFitter | None = None
         self.runner: Runner | None = None
-        self._log_handler: logging.Handler | None = None
+        self._log_handler: QuietFileHandler | None = None
         try:
             if self.bench is None:
                 start_K = initial_T_K if initial_T_K is not None else \
@@ -171,11 +185,12 @@ class Session:
                 self.bench = Bench(spec.station, spec.simulated, spec.speed, seed=spec.seed,
                                    preset=spec.preset, T_start_K=start_K,
                                    field_Oe=initial_field_Oe, clock_start=clock_start,
-                                   lab_options=lab_options)
+                                   lab_options=lab_options,
+                                   calibration_texts=spec.calibrations or None)
             self.clock, self.lab, self.station = \
                 self.bench.clock, self.bench.lab, self.bench.station
             self._start_log()
-            self.writer = RunWriter(path, self._attrs(), append=append)
+            self.writer = RunWriter(path, self._attrs(), append=append, lock=lock)
             extra = list(subscribers)
             self.fitter = LiveFitter(publish=[self.writer, *extra])
             self.runner = Runner(self.station, spec.sequence, self.clock,
@@ -183,19 +198,21 @@ class Session:
                                  meta={"path": str(path)})
         except BaseException:
             self.close()
+            if lock is not None and self.writer is None:
+                lock.release()
             raise
 
     def _attrs(self) -> dict:
         config, station = self.spec.station, self.station
         assert station is not None
-        calibration = Path(config.path(config.sample.thermometer_calibration))
+        calibrations = self.spec.calibrations or read_calibrations(config)
         return {
             "sample": json.dumps({"name": config.sample.name, "width_um": config.sample.width_um,
                                   "length_um": config.sample.length_um,
                                   "preset": self.spec.preset if self.spec.simulated else None}),
             "station": config.snapshot_json(),
-            "instruments": json.dumps({name: {"id": str(inst.id)}
-                                       for name, inst in station.instruments.items()}),
+            "instruments": json.dumps({name: {"id": identity}
+                                       for name, identity in station.identities.items()}),
             "sequence": self.spec.sequence_text,
             "sequence_name": self.spec.sequence.name,
             "sequence_source": self.spec.sequence_source,
@@ -206,11 +223,11 @@ class Session:
             "seed": self.spec.seed,
             "mismatch_threshold": self.spec.sequence.settings.mismatch_threshold,
             "flag_bits": json.dumps(FLAG_DOC),
-            "sample_calibration_340": calibration.read_text(),
+            **{f"{name}_calibration_340": text for name, text in calibrations.items()},
         }
 
     def _start_log(self) -> None:
-        handler = logging.FileHandler(self.path.with_suffix(".log"), encoding="utf-8")
+        handler = QuietFileHandler(self.path.with_suffix(".log"), encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
@@ -232,8 +249,7 @@ class Session:
             except Exception:  # closing one thing must not stop closing the others
                 log.exception("while closing the run")
         if self._log_handler is not None:
-            log.removeHandler(self._log_handler)
-            self._log_handler.close()
+            self._log_handler.close_quietly()
 
 
 # ------------------------------------------------------------------------------ resume
@@ -246,14 +262,30 @@ class ResumePlan:
     last_T_K: float | None
     last_field_Oe: float
     last_time_s: float  # the newest time in the file: a resumed clock must not start earlier
+    lock: WriterLock  # held from the first check on: no other process may write meanwhile
 
 
 def prepare_resume(path: str | Path, speed: float | None = None) -> ResumePlan:
-    """Everything needed to continue a run, read from the file alone; InputError if it can't."""
+    """Everything needed to continue a run, read from the file alone; InputError if it can't.
+
+    Nothing is changed and nothing connected here: the writer's lock is taken first (so a
+    second ``resume`` of the same file stops at once), then the stored sequence is validated
+    against the stored station exactly as ``cryolab check`` would.
+    """
     path = Path(path)
-    if is_being_written(path):
-        raise InputError(str(path), ["cannot resume: another process is still writing this "
-                                     "file (its .lock is held)"])
+    try:
+        lock = WriterLock.acquire(path)
+    except RunFileError as exc:
+        raise InputError(str(path), [f"cannot resume: {exc}"]) from None
+    try:
+        return _read_resume_plan(path, speed, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _read_resume_plan(path: Path, speed: float | None, lock: WriterLock) -> ResumePlan:
+    source = str(path)
     try:
         with RunFile(path) as run:
             attrs = run.attrs
@@ -264,34 +296,62 @@ def prepare_resume(path: str | Path, speed: float | None = None) -> ResumePlan:
             last_time = max([s["started_s"] for s in run.segments()] +
                             [e["time_s"] for e in run.events()] +
                             ([float(last_row["time_s"])] if last_row is not None else []))
-    except (RunFileError, OSError, KeyError, ValueError) as exc:
-        raise InputError(str(path), [f"cannot resume: {exc}"]) from None
+    except (RunFileError, OSError, KeyError, ValueError, TypeError) as exc:
+        raise InputError(source, [f"cannot resume: {exc}"]) from None
     if status == "completed":
-        raise InputError(str(path), ["this run is already completed; nothing to resume"])
+        raise InputError(source, ["this run is already completed; nothing to resume"])
+    if status not in ("running", "interrupted", "failed", "aborted"):
+        raise InputError(source, [f"cannot resume: attribute 'status' is {status!r}, not a "
+                                  "run's status"])
+
+    def stored(name: str, kind: type, default: object = None) -> object:
+        value = attrs.get(name, default)
+        if value is None or isinstance(value, bool) is not (kind is bool) or \
+                not isinstance(value, kind):
+            raise InputError(source, [f"cannot resume: attribute {name!r} is damaged or "
+                                      f"missing (got {str(value)[:40]!r})"])
+        return value
+
+    station_text = stored("station", str)
+    sequence_text = stored("sequence", str)
+    simulated = stored("simulated", bool, False)
+    stored_speed = float(stored("speed", float | int, 1.0))  # type: ignore[arg-type]
+    seed = stored("seed", int, 0)
+    preset = str(attrs.get("preset") or "S1")
+    for name, bad in (("speed", not (0 < stored_speed <= 1e6 or math.isinf(stored_speed))
+                       or (not simulated and stored_speed != 1.0)),
+                      ("seed", not 0 <= seed < 2**63),  # type: ignore[operator]
+                      ("preset", preset not in ("S0", "S1"))):
+        if bad:
+            raise InputError(source, [f"cannot resume: attribute {name!r} is damaged (got "
+                                      f"{str(attrs.get(name))[:40]!r})"])
+    if speed is not None and not simulated:
+        raise InputError(source, ["--speed applies to simulated runs only; this run was "
+                                  "measured on hardware"])
     try:
-        station_data = json.loads(attrs["station"])
-        sequence = sequence_from_text(attrs["sequence"], f"{path} (stored sequence)")
-        calibration_text = attrs["sample_calibration_340"]
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise InputError(str(path), [f"cannot resume: the file lacks its run description "
-                                     f"({exc})"]) from None
-    # the calibration travels inside the file: the original path may not exist any more
-    tmp = Path(tempfile.mkdtemp(prefix="cryolab-resume-"))
-    (tmp / "sample.340").write_text(calibration_text)
-    station_data["sample"]["thermometer_calibration"] = str(tmp / "sample.340")
-    station = StationConfig.model_validate(station_data)
-    load_340(station.path(station.sample.thermometer_calibration))
+        station_data = json.loads(station_text)  # type: ignore[arg-type]
+        station = StationConfig.model_validate(station_data)
+    except json.JSONDecodeError:
+        raise InputError(source, ["cannot resume: attribute 'station' is damaged (not JSON)"]
+                         ) from None
+    except ValidationError as exc:
+        raise InputError(f"{source} (attribute 'station')",
+                         validation_problems(exc, model=StationConfig)) from None
+    # the calibrations travel inside the file: the original files may not exist any more
+    texts = {name: attrs[f"{name}_calibration_340"] for name in CALIBRATION_KEYS
+             if isinstance(attrs.get(f"{name}_calibration_340"), str)}
+    parse_calibrations(station, texts, f"{source} (stored calibrations)")
+    sequence = sequence_from_text(sequence_text,  # type: ignore[arg-type]
+                                  f"{source} (attribute 'sequence')", station)
     plan = make_plan(sequence, station)
     start = next((i for i in range(len(plan)) if i not in done), len(plan))
-    simulated = bool(attrs.get("simulated", False))
-    stored_speed = float(attrs.get("speed", 1.0))
-    spec = RunSpec(sequence, attrs["sequence"], attrs.get("sequence_source", str(path)), station,
-                   simulated, speed if speed is not None else stored_speed,
-                   int(attrs.get("seed", 0)), str(attrs.get("preset") or "S1"))
+    spec = RunSpec(sequence, sequence_text, str(attrs.get("sequence_source", source)),  # type: ignore[arg-type]
+                   station, simulated, speed if speed is not None else stored_speed,  # type: ignore[arg-type]
+                   seed, preset, texts)  # type: ignore[arg-type]
     last_T = float(last_row["T_mc_K"]) if last_row is not None else None
     last_H = float(last_row["field_Oe"]) if last_row is not None and \
         math.isfinite(last_row["field_Oe"]) else 0.0
-    return ResumePlan(spec, start, last_T, last_H, last_time)
+    return ResumePlan(spec, start, last_T, last_H, last_time, lock)
 
 
 def mark_interrupted(path: str | Path) -> None:
@@ -309,4 +369,3 @@ def mark_interrupted(path: str | Path) -> None:
                 row = seg[i]
                 seg[i] = (row["started_s"], row["ended_s"], row["first_step"], b"interrupted",
                           "the process stopped without ending the run")
-

@@ -14,6 +14,7 @@ makes it open everywhere again — ``cryolab resume`` does that before appending
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import json
@@ -75,10 +76,20 @@ def _attr_value(value: Any) -> Any:
 class RunWriter:
     """Runner subscriber writing one run file."""
 
-    def __init__(self, path: str | Path, attrs: dict[str, Any], append: bool = False) -> None:
+    def __init__(self, path: str | Path, attrs: dict[str, Any], append: bool = False,
+                 lock: WriterLock | None = None) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
-        self._process_lock = hold_writer_lock(self.path)
+        #: a resumed run arrives with the lock it took before checking the file
+        self._process_lock = lock if lock is not None else WriterLock.acquire(self.path)
+        try:
+            self._open(attrs, append)
+        except BaseException:
+            if lock is None:
+                self._process_lock.release()
+            raise
+
+    def _open(self, attrs: dict[str, Any], append: bool) -> None:
         if append:
             clear_write_flag(self.path)
             self.file = h5py.File(self.path, "r+", libver="latest")
@@ -276,7 +287,7 @@ class RunWriter:
                 self._flush()
                 self.file.close()
                 self._closed = True
-                release_writer_lock(self._process_lock)
+                self._process_lock.release()
 
 
 #: HDF5's metadata cache may grow to 32 MB by default as a file gains step groups over a long
@@ -295,30 +306,49 @@ def _lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
-def hold_writer_lock(path: Path):
-    """An exclusive lock on ``<run>.h5.lock`` for as long as this process writes the file.
+class WriterLock:
+    """An exclusive lock on ``<run>.h5.lock`` for as long as one process writes the file.
 
     HDF5's own lock is released once SWMR writing starts, so it cannot tell a live writer from
     a killed one; an flock dies with its process, so a killed run's file can be resumed while
     one that is still being written cannot.
     """
-    handle = open(_lock_path(path), "a+")  # noqa: SIM115 - held open for the writer's lifetime
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise RunFileError(f"{path}: another process is writing this file") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    return handle
 
+    def __init__(self, path: Path, handle: Any) -> None:
+        self.path = path
+        self._handle = handle
 
-def release_writer_lock(handle) -> None:
-    path = Path(handle.name)
-    handle.close()
-    path.unlink(missing_ok=True)
+    @classmethod
+    def acquire(cls, path: str | Path) -> WriterLock:
+        """Take the lock or raise RunFileError at once (never waits)."""
+        path = Path(path)
+        try:
+            handle = open(_lock_path(path), "a+")  # noqa: SIM115 - held for the writer's life
+        except OSError as exc:
+            raise RunFileError(f"{path}: cannot create its lock file ({exc.strerror})") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise RunFileError(f"{path}: another process is still writing this file (its "
+                               ".lock is held)") from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+        except OSError:
+            pass  # the pid is for people; the flock is the lock
+        return cls(path, handle)
+
+    def release(self) -> None:
+        if self._handle is None:
+            return
+        lock_file = Path(self._handle.name)
+        with contextlib.suppress(OSError):
+            self._handle.close()
+        self._handle = None
+        lock_file.unlink(missing_ok=True)
 
 
 def is_being_written(path: str | Path) -> bool:
@@ -368,6 +398,8 @@ class RunFile:
         self.path = Path(path)
         if not self.path.exists():
             raise RunFileError(f"{self.path}: no such file")
+        if not self.path.is_file():  # HDF5 would block for ever on a FIFO
+            raise RunFileError(f"{self.path}: not a run file (a folder, pipe or device)")
         self.file = self._open()
         if "cryolab_version" not in self.file.attrs or "steps" not in self.file:
             self.file.close()

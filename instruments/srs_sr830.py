@@ -128,7 +128,14 @@ class SR830(StrictValuesMixin, _PymeasureSR830):
         self.frequency_values = Span(low_Hz, high_Hz, source)
 
     def set_sine_voltage_limits(self, low_V: float, high_V: float, source: str) -> None:
-        self.sine_voltage_values = Span(max(low_V, 0.004), min(high_V, 5.0), source)
+        span = Span(max(low_V, 0.004), min(high_V, 5.0), source)
+        self.sine_voltage_values = span
+        self._sine_voltage_span = span
+
+    @property
+    def sine_voltage_limits(self) -> Span:
+        """The sine output amplitudes accepted now (V rms): the SR830's, or the station's."""
+        return getattr(self, "_sine_voltage_span", Span(0.004, 5.0, "SR830 range"))
 
     def snap_xyrt(self) -> LockinReading:
         """X, Y, R, θ from one SNAP? (X and Y taken at the same instant)."""

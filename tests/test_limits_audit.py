@@ -9,8 +9,10 @@ then checked against the station's limits.
 import contextlib
 import math
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -18,13 +20,13 @@ from cryolab.clock import VirtualClock
 from cryolab.inputs import InputError
 from cryolab.session import Session, validate
 from cryolab.station import connect, load_station
+from cryolab.storage import RunFile
 from instruments.limits import LimitError
 from instruments.simulated.lab import SimulatedLab
 
 STATION = load_station()
 LIM = STATION.limits
 WIRING = STATION.wiring
-V_MAX = LIM.current_nA[1] * 1e-9 * (WIRING.bias_resistor_ohm + WIRING.max_two_point_ohm)
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -32,9 +34,10 @@ def numbers(text: str) -> list[float]:
     return [float(x) for x in NUMBER.findall(text)]
 
 
-def violations(lab: SimulatedLab) -> list[str]:
+def violations(lab: SimulatedLab, LIM=LIM, WIRING=WIRING) -> list[str]:
     """Recorded commands beyond the station's limits (the simulated 430 works in tesla and
     per-second units, which the drivers read at connection)."""
+    V_MAX = LIM.current_nA[1] * 1e-9 * (WIRING.bias_resistor_ohm + WIRING.max_two_point_ohm)
     bad = []
     for name, server in lab.servers.items():
         for _, line in server.received:
@@ -85,7 +88,8 @@ def step_strategy(field, field_rate, current, frequency, temperature, t_rate):
 
 # values at or inside every station limit (a sequence of these must validate and run) ...
 inside = step_strategy(
-    st.floats(-LIM.max_field_Oe, LIM.max_field_Oe), st.floats(0.5, LIM.max_field_ramp_Oe_per_s),
+    st.floats(-LIM.max_field_Oe, LIM.max_field_Oe).map(lambda x: round(x, 6)),
+    st.floats(0.5, LIM.max_field_ramp_Oe_per_s),
     st.floats(*LIM.current_nA), st.one_of(st.just("auto"), st.floats(*LIM.frequency_Hz)),
     st.floats(0.05, 0.6), st.one_of(st.just("auto"), st.floats(0.05, 0.5)))
 # ... and values anywhere (mostly refused; those accepted must run within the limits too)
@@ -95,23 +99,37 @@ anywhere = step_strategy(
     st.one_of(st.just("auto"), st.floats(0.01, 2)))
 
 
-def run_audited(tmp, plan, must_validate):
-    import yaml
+def station_file(tmp, limits: dict) -> Path:
+    """The simulated station with other limits (its calibration found by absolute path)."""
+    source = Path("cryolab/data/sim_station.yaml")
+    data = yaml.safe_load(source.read_text().replace(": off", ": 'off'"))
+    data["limits"].update(limits)
+    data["sample"]["thermometer_calibration"] = str((source.parent /
+                                                     "sim_sample_ruo2.340").resolve())
+    path = tmp / "station.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
 
+
+def run_audited(tmp, plan, must_validate, station: Path | None = None, must_complete=False):
     path = tmp / "seq.yaml"
     path.write_text(yaml.safe_dump({"steps": plan}))
     try:
-        spec = validate(path, None, simulated=True, speed=math.inf, seed=0)
+        spec = validate(path, station, simulated=True, speed=math.inf, seed=0)
     except InputError:
         assert not must_validate, "values inside every limit were refused"
         return  # refused before any instrument existed: nothing can have been sent
     session = Session(spec, tmp / "run.h5", lab_options={"banner_delay_s": 0.0,
                                                          "record_limit": None})
     try:
-        session.run()
+        status = session.run()
         sent = sum(len(server.received) for server in session.lab.servers.values())
-        event(f"{len(plan)} steps; commands sent: {'>1000' if sent > 1000 else '<=1000'}")
-        assert violations(session.lab) == []
+        with contextlib.suppress(Exception):  # events exist only inside a hypothesis test
+            event(f"{len(plan)} steps; commands sent: {'>1000' if sent > 1000 else '<=1000'}")
+        assert violations(session.lab, spec.station.limits, spec.station.wiring) == []
+        if must_complete:  # a night `check` accepts never dies on a limit the runner chose
+            with RunFile(tmp / "run.h5") as run:
+                assert status == "completed", run.attrs.get("end_reason")
     finally:
         session.close()
 
@@ -128,6 +146,51 @@ def test_sequences_within_the_limits_run_and_stay_within_them(tmp_path_factory, 
 @given(plan=st.lists(anywhere, min_size=1, max_size=4))
 def test_any_sequence_is_refused_or_stays_within_the_limits(tmp_path_factory, plan):
     run_audited(tmp_path_factory.mktemp("anywhere"), plan, must_validate=False)
+
+
+def test_a_tight_temperature_ramp_limit_holds_on_the_way_to_the_start_too(tmp_path):
+    """The approach to a ramp's start temperature is a rate the runner chooses: it must obey
+    the station's limit as the ramp itself does (it used to reuse the 372's 0.1 K/min)."""
+    station = station_file(tmp_path, {"max_temperature_ramp_K_per_min": 0.005})
+    plan = [{"set_excitation": {"current_nA": 0.5}},
+            {"ramp_temperature": {"from_K": 0.1, "to_K": 0.12}}]
+    run_audited(tmp_path, plan, must_validate=True, station=station, must_complete=True)
+
+
+@st.composite
+def station_and_plan(draw):
+    """Limits a lab might set (some tight), and a sequence inside them."""
+    T_max = draw(st.floats(0.3, 1.5))
+    i_low = draw(st.floats(0.004, 0.3))
+    f_low = draw(st.floats(0.5, 2.0))
+    limits = {
+        "max_field_Oe": draw(st.floats(50, 600)),
+        "max_field_ramp_Oe_per_s": draw(st.floats(1.0, 10)),
+        "current_nA": [i_low, draw(st.floats(max(i_low * 1.5, 0.5), 1.0))],
+        "frequency_Hz": [f_low, draw(st.floats(f_low + 1, 9.0))],
+        "temperature_K": [0.01, T_max],
+        "max_temperature_ramp_K_per_min": draw(st.floats(0.001, 0.5)),
+    }
+    rounded = {k: [round(x, 4) for x in v] if isinstance(v, list) else round(v, 4)
+               for k, v in limits.items()}
+    L = rounded
+    inside_these = step_strategy(
+        st.floats(-L["max_field_Oe"], L["max_field_Oe"]).map(lambda x: round(x, 3)),
+        st.floats(1.0, L["max_field_ramp_Oe_per_s"]),
+        st.floats(*L["current_nA"]), st.one_of(st.just("auto"), st.floats(*L["frequency_Hz"])),
+        st.floats(0.05, 0.15),
+        st.one_of(st.just("auto"), st.floats(0.001, L["max_temperature_ramp_K_per_min"])))
+    return rounded, draw(st.lists(inside_these, min_size=2, max_size=3))
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=station_and_plan())
+def test_any_station_and_sequence_check_accepts_runs_to_the_end(tmp_path_factory, case):
+    limits, plan = case
+    tmp = tmp_path_factory.mktemp("stations")
+    run_audited(tmp, plan, must_validate=True, station=station_file(tmp, limits),
+                must_complete=True)
 
 
 @pytest.fixture(scope="module")

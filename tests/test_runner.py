@@ -217,8 +217,8 @@ def test_abort_goes_to_the_safe_state_and_the_file_says_so(tmp_path, safe_magnet
         assert run_file.attrs["end_reason"] == "aborted by the user"
         assert run_file.steps()[-1].status == "aborted"
         assert run_file.segments()[0]["end_status"] == "aborted"
-        assert any(e["text"].startswith("safe state: heaters off, magnet held, excitation to "
-                                        "minimum") for e in run_file.events())
+        assert "safe state: heaters off (confirmed), magnet held (confirmed), excitation to " \
+               "minimum (confirmed)" in [e["text"] for e in run_file.events()]
 
 
 def test_a_quench_stops_the_run_safely_and_is_recorded(tmp_path):

@@ -51,8 +51,8 @@ def refusal(path):
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda d: d["limits"].update(max_field_Oe=-5), r"limits.max_field_Oe: Input should be "
-                                                         r"greater than 0 \(got -5\)"),
+        (lambda d: d["limits"].update(max_field_Oe=-5), r"limits.max_field_Oe: must be above 0 "
+                                                         r"\(got -5\)"),
         (lambda d: d["limits"].update(max_fields_Oe=600), "limits.max_fields_Oe: unknown key"),
         (lambda d: d["limits"].update(current_nA=[1.0, 0.1]), "limits.current_nA: current_nA "
                                                                "must satisfy"),
@@ -64,13 +64,13 @@ def refusal(path):
         (lambda d: d["instruments"]["bridge"].update(mc_channel=17), "instruments.bridge."
                                                                      "mc_channel"),
         (lambda d: d["instruments"]["lockin"].update(model="SR860"),
-         "instruments.lockin.model: Input should be 'SR830'"),
+         "instruments.lockin.model: must be 'SR830'"),
         (lambda d: d["instruments"]["magnet"].pop("resource"),
-         "instruments.magnet.resource: Field required"),
+         "instruments.magnet.resource: required, but missing"),
         (lambda d: d["instruments"]["bridge"]["heater_ranges"].append(
             {"up_to_K": 2.0, "range": 8}), "uses range 8, above limits.max_heater_range = 7"),
         (lambda d: d["sample"].update(thermometer_calibration="nope.340"),
-         "sample.thermometer_calibration: .*nope.340: cannot read"),
+         "sample.thermometer_calibration: .*nope.340: calibration file not found"),
         (lambda d: d["safe_state"].update(magnet="explode"), "safe_state.magnet"),
     ],
     ids=["negative-field", "typo", "reversed", "string", "nan", "same-channel", "channel-17",

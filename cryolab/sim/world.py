@@ -57,10 +57,12 @@ class World:
             return self.t
 
     def _advance_to(self, t: float) -> None:
-        while self.t < t:
+        # Unix seconds near 1.8e9 step in 2.4e-7 s: a smaller remainder would not move self.t
+        # and the loop would spin for ever (at high speeds with short time constants)
+        while t - self.t > 1e-6:
             remaining = t - self.t
             memory = FILTER_MEMORY_TAU * self.filter.tau_s
-            if remaining > memory:
+            if remaining - memory > 1e-3:  # a step the float time can resolve
                 h = min(remaining - memory, MAX_STEP_S)
                 self._step_slow(h)
                 self._filter_stale = True
