@@ -15,7 +15,9 @@ import pytest
 from pymeasure.test import expected_protocol
 
 from instruments.formats import plain_decimal, split_number_unit
-from instruments.limits import LimitError
+from instruments.lakeshore_370 import ControlSetup, InputType, LakeShore370, OutputMode
+from instruments.lakeshore_372 import ReadingStatus
+from instruments.limits import LimitError, Span
 from instruments.srs_sr830 import LockinReading
 from instruments.srs_sr860 import SR860, SR865, OverloadStatus
 
@@ -221,3 +223,137 @@ def test_sr860_defaults_lf_terminators_so_a_socket_query_returns(line_server):
     finally:
         lockin.adapter.close()
     assert received == ["*IDN?"]
+
+
+# ----------------------------------------------------------------------------- Lake Shore 370
+
+
+def test_370_readings_use_the_manuals_rdgr_and_rdgk():
+    with expected_protocol(LakeShore370, [
+        ("RDGR? 2", "+024.870E+03"), ("RDGK? 1", "+012.034E-03"), ("RDGST? 1", "000"),
+        ("RDGST? 5", "016"), ("RDGPWR? 1", "+001.000E-15"),
+    ]) as ls:
+        assert ls.ch_2.resistance_ohm == pytest.approx(24870.0)
+        assert ls.ch_1.temperature_K == pytest.approx(0.012034)
+        assert ls.ch_1.status == ReadingStatus.OK
+        assert ls.input(5).status == ReadingStatus.R_OVER
+        assert ls.ch_1.excitation_power_W == pytest.approx(1e-15)
+
+
+def test_370_input_setup_range_and_scan():
+    with expected_protocol(LakeShore370, [
+        ("INSET? 1", "1,007,003,01,1"), ("INSET 2,1,10,3,0,1", None),
+        ("RDGRNG? 2", "1,07,10,0,0"), ("RDGRNG 2,1,7,10,1,0", None),
+        ("SCAN?", "01,1"), ("SCAN 2,0", None),
+    ]) as ls:
+        assert ls.ch_1.setup == (True, 7, 3, 1, 1)
+        ls.input(2).configure(enabled=True, dwell_s=10, pause_s=3, curve=0, tempco=1)
+        # RDGRNG answers mode, excitation, range, autorange, cs off (range before autorange)
+        assert ls.ch_2.input_type == InputType(1, 7, 0, 10, False)
+        ls.ch_2.set_input_type(1, 7, 1, 10)
+        assert ls.scan == (1, True)
+        ls.set_scan(2, False)
+
+
+def test_370_control_loop_is_set_up_with_cset_and_cmode():
+    with expected_protocol(LakeShore370, [
+        ("CSET?", "01,0,1,001,1,8,+100.000"), ("CSET 3,1,1,10,1,8,100", None), ("CMODE 1", None),
+        ("CSET?", "03,1,1,010,1,8,+100.000"), ("CMODE?", "1"),
+        ("CSET?", "03,1,1,010,1,8,+100.000"), ("CSET 3,1,1,10,1,8,120", None),
+        ("CSET?", "03,1,2,010,2,6,+120.000"),
+    ]) as ls:
+        heater = ls.sample_heater
+        heater.set_output_mode("closed_loop", 3, delay_s=10)
+        assert heater.output_mode == OutputMode("closed_loop", 3, True, 10, "K")
+        heater.set_heater_resistance(120)
+        assert heater.control_setup == ControlSetup(3, True, "ohm", 10, "power", 6, 120.0)
+
+
+def test_370_heater_commands_take_no_output_argument():
+    with expected_protocol(LakeShore370, [
+        ("HTRRNG 5", None), ("HTRRNG?", "5"),
+        ("SETP 0.1", None), ("SETP?", "+100.000E-03"),
+        ("RAMP 1,0.5", None), ("RAMP?", "1,+000.500"), ("RAMPST?", "1"),
+        ("PID 10,20,0", None), ("PID?", "+0010.00,+0020.00,+0000.00"),
+        ("HTR?", "+00.0005E+00"), ("HTRST?", "0"),
+        ("MOUT 12.5", None), ("MOUT?", "+012.500"),
+        ("HTRRNG 0", None),
+    ]) as ls:
+        h = ls.sample_heater
+        h.range_index = 5
+        assert h.range_index == 5
+        h.setpoint_K = 0.1
+        assert h.setpoint_K == pytest.approx(0.1)
+        h.set_ramp(True, 0.5)
+        assert h.ramp == (True, 0.5)
+        assert h.ramping is True
+        h.set_pid(10, 20, 0)
+        assert h.pid == (10.0, 20.0, 0.0)
+        assert h.output_percent == pytest.approx(0.0005)
+        assert h.error_code == 0
+        h.manual_output_percent = 12.5
+        assert h.manual_output_percent == 12.5
+        h.off()
+
+
+def test_370_safe_state_turns_sample_and_still_heaters_off():
+    with expected_protocol(LakeShore370, [
+        ("STILL 25", None), ("STILL?", "+025.0"), ("HTRRNG 0", None), ("STILL 0", None),
+    ]) as ls:
+        ls.still_percent = 25
+        assert ls.still_percent == 25.0
+        ls.all_heaters_off()
+
+
+def test_370_read_values_asks_one_query_per_line():
+    # "the instrument will respond only to the last query it receives" (370 manual §6.2.5)
+    with expected_protocol(LakeShore370, [("RDGR? 1", "+1.23400E+03"), ("RDGK? 1", "+0.1E+00")]
+                           ) as ls:
+        assert ls.read_values(["RDGR? 1", "RDGK? 1"]) == [1234.0, 0.1]
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (lambda ls: setattr(ls.sample_heater, "range_index", 8), "range index: 8 .*max_heater"),
+        (lambda ls: setattr(ls.sample_heater, "setpoint_K", 4.0), "setpoint: 4 K"),
+        (lambda ls: ls.sample_heater.set_ramp(True, 2.0), "ramp rate: 2 K/min .*max_temp"),
+        (lambda ls: ls.sample_heater.set_ramp(True, 20.0), "20 K/min .*370 range"),
+        (lambda ls: ls.sample_heater.set_pid(5000, 0, 0), "PID P"),
+        (lambda ls: ls.sample_heater.set_pid(0, 0, 0), "PID P: 0 is outside .*0.001"),
+        (lambda ls: ls.sample_heater.set_output_mode("turbo", 1), "heater mode"),
+        (lambda ls: ls.sample_heater.set_output_mode("closed_loop", 17), "heater input 17"),
+        (lambda ls: ls.sample_heater.set_output_mode("closed_loop", 1, delay_s=0), "pause"),
+        (lambda ls: ls.sample_heater.set_heater_resistance(0.5), "heater resistance"),
+        (lambda ls: ls.sample_heater.set_control_setup(
+            ControlSetup(1, True, "K", 1, "current", 9, 100.0)), "heater range limit: 9"),
+        (lambda ls: setattr(ls.sample_heater, "manual_output_percent", 120), "manual output"),
+        (lambda ls: setattr(ls, "still_percent", 101), "still heater"),
+        (lambda ls: ls.input("A"), "370 input 'A' is not 1–16"),
+        (lambda ls: ls.input(17), "370 input 17"),
+        (lambda ls: ls.ch_1.configure(dwell_s=0), "dwell"),
+        (lambda ls: ls.ch_1.configure(curve=21), "curve number"),
+        (lambda ls: ls.ch_1.set_input_type(0, 13, 0, 10), "excitation index: 13 .* 1 to 12"),
+        (lambda ls: ls.ch_1.set_input_type(2, 1, 0, 10), "excitation mode"),
+        (lambda ls: ls.set_scan(0, True), "scanner channel"),
+    ],
+)
+def test_370_out_of_limit_requests_raise_before_sending(action, message):
+    with expected_protocol(LakeShore370, []) as ls:
+        h = ls.sample_heater
+        h.range_index_values = Span(0, 7, "station limits.max_heater_range")
+        h.setpoint_K_values = Span(0, 1.5, "station limits.temperature_K")
+        h.ramp_rate_limits = Span(0, 0.5, "station limits.max_temperature_ramp_K_per_min")
+        with pytest.raises(LimitError, match=message):
+            action(ls)
+
+
+@pytest.mark.parametrize(("command", "reply", "read"), [
+    ("RDGR? 1", "+0.0\x15#?", lambda ls: ls.ch_1.resistance_ohm),
+    ("SETP?", "+000.0\x15#?", lambda ls: ls.sample_heater.setpoint_K),
+    ("CSET?", "01,\x15,1,001,1,8,+100.000", lambda ls: ls.sample_heater.control_setup),
+    ("CMODE?", "7", lambda ls: ls.sample_heater.control_mode),
+])
+def test_370_garbled_replies_raise(command, reply, read):
+    with expected_protocol(LakeShore370, [(command, reply)]) as ls, pytest.raises(ValueError):
+        read(ls)
