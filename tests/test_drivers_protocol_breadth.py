@@ -18,6 +18,8 @@ from instruments.formats import plain_decimal, split_number_unit
 from instruments.lakeshore_370 import ControlSetup, InputType, LakeShore370, OutputMode
 from instruments.lakeshore_372 import ReadingStatus
 from instruments.limits import LimitError, Span
+from instruments.oxford_mercury_ips import IPSRefusedError, MercuryiPS, PSUAlarm
+from instruments.oxford_mercury_ips import MagnetState as StateIPS
 from instruments.srs_sr830 import LockinReading
 from instruments.srs_sr860 import SR860, SR865, OverloadStatus
 
@@ -357,3 +359,143 @@ def test_370_out_of_limit_requests_raise_before_sending(action, message):
 def test_370_garbled_replies_raise(command, reply, read):
     with expected_protocol(LakeShore370, [(command, reply)]) as ls, pytest.raises(ValueError):
         read(ls)
+
+
+# ----------------------------------------------------------------------------- Mercury iPS
+
+IDN_25 = ("*IDN?", "IDN:OXFORD INSTRUMENTS:MERCURY IPS:SIM0001:2.5.09.000")
+Z = "DEV:GRPZ:PSU"
+
+
+def ips(pairs, **kwargs):
+    kwargs.setdefault("max_field_Oe", 600.0)
+    kwargs.setdefault("max_ramp_rate_Oe_per_s", 10.0)
+    return expected_protocol(MercuryiPS, [IDN_25, *pairs], **kwargs)
+
+
+def test_ips_firmware_chooses_psu_or_spsu():
+    with ips([(f"READ:{Z}:SIG:FLD", f"STAT:{Z}:SIG:FLD:0.0300T")]) as magnet:
+        assert magnet.psu == "PSU" and magnet.field_Oe == pytest.approx(300.0)
+    with expected_protocol(MercuryiPS, [
+        ("*IDN?", "IDN:OXFORD INSTRUMENTS:MERCURY IPS:SIM0001:2.6.04.000"),
+        ("READ:DEV:GRPX:SPSU:SIG:FLD", "STAT:DEV:GRPX:SPSU:SIG:FLD:-0.0300T"),
+    ], axis="GRPX") as magnet:
+        assert magnet.firmware == (2, 6)
+        assert magnet.field_Oe == pytest.approx(-300.0)
+
+
+@pytest.mark.parametrize(
+    ("noun", "reply", "prop", "value"),
+    [
+        ("SIG:FLD", "0.0300T", "field_Oe", 300.0),  # 0.03 T = 300 Oe
+        ("SIG:FLD", "30.000mT", "field_Oe", 300.0),  # SI prefix
+        ("SIG:PFLD", "0.0000T", "persistent_field_Oe", 0.0),
+        ("SIG:FSET", "0.0600T", "target_field_Oe", 600.0),
+        ("SIG:RFST", "0.2000T/m", "ramp_rate_Oe_per_s", 2000.0 / 60),  # 0.2 T/min = 33.3 Oe/s
+        ("SIG:RFST", "6.0000mT/m", "ramp_rate_Oe_per_s", 1.0),  # 0.006 T/min = 1 Oe/s
+        ("SIG:CURR", "3.0000A", "current_A", 3.0),
+        ("SIG:VOLT", "0.0100V", "voltage_V", 0.01),
+        ("ACTN", "HOLD", "magnet_state", StateIPS.HOLD),
+        ("ACTN", "RTOZ", "magnet_state", StateIPS.TO_ZERO),
+        ("ACTN", "CLMP", "magnet_state", StateIPS.CLAMPED),
+        ("STAT", "00000100", "quenched", True),
+        ("STAT", "00000000", "quenched", False),
+        ("STAT", "00000101", "alarms",
+         PSUAlarm.QUENCH_DETECTED | PSUAlarm.SWITCH_HEATER_MISMATCH),
+    ],
+)
+def test_ips_readings_in_oe(noun, reply, prop, value):
+    expected = pytest.approx(value) if isinstance(value, float) else value
+    with ips([(f"READ:{Z}:{noun}", f"STAT:{Z}:{noun}:{reply}")]) as magnet:
+        assert getattr(magnet, prop) == expected
+
+
+def test_ips_sets_are_answered_and_the_answer_is_read():
+    with ips([
+        (f"SET:{Z}:SIG:FSET:0.03", f"STAT:SET:{Z}:SIG:FSET:0.03:VALID"),  # 300 Oe
+        (f"SET:{Z}:SIG:RFST:0.006", f"STAT:SET:{Z}:SIG:RFST:0.006:VALID"),  # 1 Oe/s
+        (f"SET:{Z}:ACTN:RTOZ", f"STAT:SET:{Z}:ACTN:RTOZ:VALID"),
+        (f"READ:{Z}:ACTN", f"STAT:{Z}:ACTN:RTOZ"),
+    ]) as magnet:
+        magnet.target_field_Oe = 300.0
+        magnet.ramp_rate_Oe_per_s = 1.0
+        magnet.zero()
+        assert magnet.magnet_state.is_moving
+
+
+def test_ips_start_ramp_holds_sets_rate_and_target_then_ramps():
+    with ips([
+        (f"SET:{Z}:ACTN:HOLD", f"STAT:SET:{Z}:ACTN:HOLD:VALID"),
+        (f"SET:{Z}:SIG:RFST:0.03", f"STAT:SET:{Z}:SIG:RFST:0.03:VALID"),  # 5 Oe/s
+        (f"SET:{Z}:SIG:FSET:-0.06", f"STAT:SET:{Z}:SIG:FSET:-0.06:VALID"),  # -600 Oe
+        (f"SET:{Z}:ACTN:RTOS", f"STAT:SET:{Z}:ACTN:RTOS:VALID"),
+        (f"SET:{Z}:ACTN:HOLD", f"STAT:SET:{Z}:ACTN:HOLD:VALID"),
+        (f"SET:{Z}:ACTN:RTOS", f"STAT:SET:{Z}:ACTN:RTOS:VALID"),
+    ]) as magnet:
+        magnet.start_ramp(-600.0, 5.0)
+        magnet.pause()
+        magnet.ramp()
+
+
+@pytest.mark.parametrize("answer", ["INVALID", "DENIED", "N/A"])
+def test_ips_refused_sets_raise(answer):
+    with ips([(f"SET:{Z}:SIG:FSET:0.03", f"STAT:SET:{Z}:SIG:FSET:0.03:{answer}")]) as magnet, \
+            pytest.raises(IPSRefusedError, match=answer):
+        magnet.target_field_Oe = 300.0
+
+
+def test_ips_unknown_axis_is_refused():
+    with expected_protocol(MercuryiPS, [
+        ("*IDN?", "IDN:OXFORD INSTRUMENTS:MERCURY IPS:SIM0001:2.5.09.000"),
+        ("READ:DEV:GRPQ:PSU:SIG:FLD", "NOT_FOUND"),
+    ], axis="GRPQ") as magnet, pytest.raises(IPSRefusedError, match="NOT_FOUND"):
+        _ = magnet.field_Oe
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (lambda m: setattr(m, "target_field_Oe", 1e7), "1e\\+07 Oe is outside.*max_field_Oe"),
+        (lambda m: setattr(m, "target_field_Oe", float("nan")), "target field"),
+        (lambda m: setattr(m, "ramp_rate_Oe_per_s", 50.0), "max_field_ramp_Oe_per_s"),
+        (lambda m: setattr(m, "ramp_rate_Oe_per_s", 0.0), "must be above 0"),
+        (lambda m: m.start_ramp(700.0, 5.0), "max_field_Oe"),
+        (lambda m: m.start_ramp(300.0, 11.0), "max_field_ramp_Oe_per_s"),
+    ],
+    ids=["huge", "nan", "fast", "zero-rate", "ramp-far", "ramp-fast"],
+)
+def test_ips_out_of_limit_requests_raise_before_sending(action, message):
+    with ips([]) as magnet, pytest.raises(LimitError, match=message):
+        magnet.set_limits(600.0, 10.0, "station limits.")
+        action(magnet)
+
+
+def test_ips_limits_allow_only_zero_until_the_station_sets_them():
+    with expected_protocol(MercuryiPS, [IDN_25]) as magnet, \
+            pytest.raises(LimitError, match="driver default: max_field_Oe"):
+        magnet.target_field_Oe = 1.0
+
+
+@pytest.mark.parametrize(
+    ("noun", "reply", "read"),
+    [
+        ("SIG:FLD", f"STAT:{Z}:SIG:FLD:0.0\x15T", lambda m: m.field_Oe),
+        ("SIG:FLD", f"STAT:{Z}:SIG:FSET:0.0300T", lambda m: m.field_Oe),  # a stale answer
+        ("SIG:RFST", f"STAT:{Z}:SIG:RFST:0.2000T", lambda m: m.ramp_rate_Oe_per_s),  # T, not T/m
+        ("ACTN", f"STAT:{Z}:ACTN:WAIT", lambda m: m.magnet_state),
+        ("STAT", f"STAT:{Z}:STAT:0000G100", lambda m: m.quenched),
+    ],
+    ids=["noise", "other-noun", "wrong-unit", "unknown-action", "not-hex"],
+)
+def test_ips_garbled_replies_raise(noun, reply, read):
+    with ips([(f"READ:{Z}:{noun}", reply)]) as magnet, pytest.raises(ValueError):
+        read(magnet)
+
+
+def test_ips_rejects_a_malformed_identity_or_axis():
+    with pytest.raises(ValueError, match="identification"), \
+            expected_protocol(MercuryiPS, [("*IDN?", "IDN:OXFORD\x15")]):
+        pass
+    with pytest.raises(ValueError, match="device UID"), expected_protocol(MercuryiPS, [],
+                                                                         axis="GRPZ:PSU"):
+        pass
