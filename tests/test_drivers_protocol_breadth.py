@@ -14,6 +14,8 @@ import threading
 import pytest
 from pymeasure.test import expected_protocol
 
+from instruments.cryomagnetics_4g import Cryomagnetics4G, StatusByte
+from instruments.cryomagnetics_4g import MagnetState as State4G
 from instruments.formats import plain_decimal, split_number_unit
 from instruments.lakeshore_370 import ControlSetup, InputType, LakeShore370, OutputMode
 from instruments.lakeshore_372 import ReadingStatus
@@ -499,3 +501,159 @@ def test_ips_rejects_a_malformed_identity_or_axis():
     with pytest.raises(ValueError, match="device UID"), expected_protocol(MercuryiPS, [],
                                                                          axis="GRPZ:PSU"):
         pass
+
+
+# ----------------------------------------------------------------------------- Cryomagnetics 4G
+
+INIT_KG = [("REMOTE", None), ("UNITS?", "G")]
+TOPS = [("RANGE? 0", "10.0000"), ("RANGE? 1", "20.0000"), ("RANGE? 2", "30.0000"),
+        ("RANGE? 3", "40.0000")]
+
+
+def cm4g(pairs, init=INIT_KG, **kwargs):
+    kwargs.setdefault("coil_constant_Oe_per_A", 1000.0)  # 0.1 T/A
+    kwargs.setdefault("max_field_Oe", 30000.0)
+    kwargs.setdefault("max_ramp_rate_Oe_per_s", 10.0)
+    return expected_protocol(Cryomagnetics4G, [*init, *pairs], **kwargs)
+
+
+def test_4g_readings_in_oe_from_kilogauss_or_amperes():
+    with cm4g([("IMAG?", "0.3000kG"), ("IOUT?", "-0.3000kG"), ("VMAG?", "0.012V"),
+               ("VOUT?", "0.250V"), ("*IDN?", "Cryomagnetics,4G,2239,1.02,208"),
+               ("SWEEP?", "sweep up")]) as magnet:
+        assert magnet.field_Oe == pytest.approx(300.0)  # 0.3 kG = 300 Oe
+        assert magnet.output_field_Oe == pytest.approx(-300.0)
+        assert magnet.magnet_voltage_V == pytest.approx(0.012)
+        assert magnet.output_voltage_V == pytest.approx(0.25)
+        assert magnet.id == "Cryomagnetics,4G,2239,1.02,208"
+        assert magnet.sweep_mode == "sweep up"
+    with cm4g([("IMAG?", "0.3000A")], init=[("REMOTE", None), ("UNITS?", "A")]) as magnet:
+        assert magnet.field_Oe == pytest.approx(300.0)  # 0.3 A × 1000 Oe/A
+
+
+@pytest.mark.parametrize(
+    ("stb", "state", "quenched"),
+    [("0", State4G.HOLDING, False), ("1", State4G.SWEEPING, False),
+     ("2", State4G.STANDBY, False), ("4", State4G.QUENCHED, True),
+     ("8", State4G.POWER_MODULE_FAILURE, False), ("5", State4G.QUENCHED, True)],
+)
+def test_4g_state_and_quench_from_the_status_byte(stb, state, quenched):
+    with cm4g([("*STB?", stb), ("*STB?", stb)]) as magnet:
+        assert magnet.magnet_state is state
+        assert magnet.quenched is quenched
+    assert state.is_moving is (state is State4G.SWEEPING)
+
+
+def test_4g_start_ramp_up_sets_rate_then_ulim_then_sweeps_up():
+    with cm4g([
+        ("SWEEP PAUSE", None), ("IMAG?", "0.0000kG"), *TOPS,
+        ("RATE 0 0.001", None),  # 1 Oe/s ÷ 1000 Oe/A; 0 → 0.3 A stays in range 0
+        ("ULIM 0.3", None),  # 300 Oe = 0.3 kG, above the present field
+        ("SWEEP UP", None),
+        ("ULIM?", "0.3000kG"),
+    ]) as magnet:
+        magnet.start_ramp(300.0, 1.0)
+        assert magnet.target_field_Oe == pytest.approx(300.0)
+
+
+def test_4g_start_ramp_down_through_zero_sets_every_range_it_crosses():
+    with cm4g([
+        ("SWEEP PAUSE", None), ("IMAG?", "25.0000kG"), *TOPS,  # 25 A, in range 2
+        ("RATE 0 0.005", None), ("RATE 1 0.005", None), ("RATE 2 0.005", None),  # 5 Oe/s
+        ("LLIM -5", None),  # −5000 Oe = −5 kG, below the present field
+        ("SWEEP DOWN", None),
+        ("SWEEP PAUSE", None), ("SWEEP DOWN", None), ("SWEEP ZERO", None), ("QRESET", None),
+    ]) as magnet:
+        magnet.start_ramp(-5000.0, 5.0)
+        magnet.pause()
+        magnet.ramp()  # resumes toward LLIM
+        magnet.zero()
+        magnet.clear_quench()
+
+
+def test_4g_ramp_rate_is_the_present_ranges_rate_in_oe_per_s():
+    with cm4g([
+        ("IMAG?", "15.0000kG"), *TOPS, ("RATE? 1", "0.0020"),  # 15 A → range 1; 2 mA/s
+        *[(f"RATE {i} 0.001", None) for i in range(5)],
+    ]) as magnet:
+        assert magnet.ramp_rate_Oe_per_s == pytest.approx(2.0)
+        magnet.ramp_rate_Oe_per_s = 1.0
+
+
+def test_4g_range_tops_are_read_and_set_in_amperes():
+    with cm4g([("RANGE 1 20", None), *TOPS]) as magnet:
+        assert magnet.supply_units == "kG"
+        magnet.set_range_top(1, 20.0)
+        assert magnet.range_tops_A() == [10.0, 20.0, 30.0, 40.0]
+        # 30000 Oe ÷ 1000 Oe/A = 30 A: no range needs to reach beyond the station's field
+        with pytest.raises(LimitError, match="range 0 top current: 31 A .* 0 to 30 A "
+                                             r"\(driver default: max_field_Oe ÷ coil"):
+            magnet.set_range_top(0, 31.0)
+        with pytest.raises(LimitError, match="rate range 5"):
+            magnet.set_range_top(5, 1.0)
+
+
+def test_4g_target_sets_llim_below_the_field_and_ulim_in_amperes():
+    with cm4g([("IMAG?", "0.5000kG"), ("LLIM 0.3", None), ("LLIM?", "0.3000kG")]) as magnet:
+        magnet.target_field_Oe = 300.0
+        assert magnet.target_field_Oe == pytest.approx(300.0)
+    with cm4g([("IMAG?", "0.0000A"), ("ULIM 0.3", None)],
+              init=[("REMOTE", None), ("UNITS?", "A")]) as magnet:
+        magnet.target_field_Oe = 300.0  # 300 Oe ÷ 1000 Oe/A = 0.3 A
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (lambda m: setattr(m, "target_field_Oe", 1e7), "1e\\+07 Oe is outside.*max_field_Oe"),
+        (lambda m: setattr(m, "ramp_rate_Oe_per_s", 50.0), "max_field_ramp_Oe_per_s"),
+        (lambda m: setattr(m, "ramp_rate_Oe_per_s", 0.0), "must be above 0"),
+        (lambda m: m.start_ramp(40000.0, 5.0), "max_field_Oe"),
+        (lambda m: m.start_ramp(300.0, float("inf")), "ramp rate"),
+    ],
+    ids=["huge", "fast", "zero-rate", "ramp-far", "ramp-inf"],
+)
+def test_4g_out_of_limit_requests_raise_before_sending(action, message):
+    with cm4g([]) as magnet, pytest.raises(LimitError, match=message):
+        action(magnet)
+
+
+def test_4g_needs_a_target_before_resuming_or_reading_it():
+    with cm4g([]) as magnet:
+        with pytest.raises(LookupError, match="start_ramp"):
+            magnet.ramp()
+        with pytest.raises(LookupError, match="not a target"):
+            _ = magnet.target_field_Oe
+
+
+def test_4g_coil_constant_is_required_and_checked_before_anything_is_sent():
+    with pytest.raises(TypeError, match="coil_constant_Oe_per_A"), \
+            expected_protocol(Cryomagnetics4G, []):
+        pass
+    with pytest.raises(ValueError, match="coil constant"), \
+            expected_protocol(Cryomagnetics4G, [], coil_constant_Oe_per_A=0.0):
+        pass
+
+
+def test_4g_tesla_units_are_refused_at_construction():
+    with pytest.raises(ValueError, match="units 'T'"), \
+            cm4g([], init=[("REMOTE", None), ("UNITS?", "T")]):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("command", "reply", "read"),
+    [
+        ("IMAG?", "0.3\x15kG", lambda m: m.field_Oe),
+        ("IMAG?", "0.3000T", lambda m: m.field_Oe),
+        ("*STB?", "\x15", lambda m: m.status),
+        ("VMAG?", "0.0\x152V", lambda m: m.magnet_voltage_V),
+    ],
+)
+def test_4g_garbled_replies_raise(command, reply, read):
+    with cm4g([(command, reply)]) as magnet, pytest.raises(ValueError):
+        read(magnet)
+
+
+def test_4g_status_bits():
+    assert StatusByte(5) == StatusByte.SWEEPING | StatusByte.QUENCH
