@@ -13,9 +13,9 @@ Follows the Mercury iPS Operator's Manual, issue 14, §10.3 "SCPI command protoc
   may carry an SI prefix (``30.000mT``). Numbers are written as plain decimals.
 * The ramp is an action, ``ACTN``: ``HOLD``, ``RTOS`` (to the set point), ``RTOZ`` (to zero),
   ``CLMP`` (output clamped). A quench is not an action: it is bit 8 of the PSU's hexadecimal
-  alarm word ``READ:DEV:<axis>:PSU:STAT`` (the manual's alarm table is not in issue 14; the bit
-  is as the ESRF BLISS MercuryiPS controller and ISIS's IPS emulator, from Oxford Instruments,
-  read it).
+  alarm word ``READ:DEV:<axis>:PSU:STAT``. Issue 14's pages 108–120 do not list those bits (ISIS
+  cites the magnet-board alarms of issue 20, p. 162, not read here); the layout is the one the
+  ESRF BLISS MercuryiPS controller and ISIS's IPS emulator (from Oxford Instruments) use.
 * Firmware 2.6 renamed the PSU noun ``SPSU`` (as QCoDeS's driver does it); ``*IDN?`` is read at
   construction to choose.
 
@@ -196,6 +196,12 @@ class MercuryiPS(Instrument):
     @property
     def voltage_V(self) -> float:
         return _quantity(self.read_noun("SIG:VOLT"), "V")
+
+    @property
+    def coil_constant_Oe_per_A(self) -> float:
+        """The magnet's field per ampere, Oe/A, from the iPS's current-to-field ratio ``ATOB``
+        (``100.0000A/T`` → 1e4 Oe / 100 A = 100 Oe/A)."""
+        return OE_PER_T / _quantity(self.read_noun("ATOB"), "A/T")
 
     @property
     def magnet_state(self) -> MagnetState:

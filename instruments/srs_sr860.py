@@ -7,8 +7,9 @@ What differs from the SR830 (``srs_sr830.py``), all from the SR860 manual ch. 4 
 * ``SCAL`` index 0 is 1 V and 27 is 1 nV (descending, the SR830's ``SENS`` ascends from 2 nV);
   ``OFLT`` starts at 1 µs, so 1 s is index 12 (SR830: 10); ``SLVL`` goes to 2 V (SR830: 5 V);
   ``OUTP?`` and ``SNAP?`` codes start at 0 (SR830: 1).
-* ``SNAP?`` takes two or three parameters, not four (manual p. 133, QCoDeS ``get_values``), so
-  X and Y are snapped together and R, θ computed from them (the SR860 derives them the same way).
+* ``SNAP?`` takes two or three parameters, not four (QCoDeS ``get_values``; four at once only as
+  the displayed ``SNAPD?``, manual p. 133), so X and Y are snapped together and R, θ computed
+  from them, as the SR860 derives them.
 * Queries chained with ``;`` are answered on one line, ``;``-separated (manual p. 103, "Command
   Syntax"): ``SNAP? 0,1;CUROVLDSTAT?`` gives X, Y and the overload state in one round trip.
 * There is no latched LIA overload byte to poll as on the SR830: ``CUROVLDSTAT?`` reports the

@@ -397,6 +397,7 @@ def test_ips_firmware_chooses_psu_or_spsu():
         ("SIG:RFST", "6.0000mT/m", "ramp_rate_Oe_per_s", 1.0),  # 0.006 T/min = 1 Oe/s
         ("SIG:CURR", "3.0000A", "current_A", 3.0),
         ("SIG:VOLT", "0.0100V", "voltage_V", 0.01),
+        ("ATOB", "100.0000A/T", "coil_constant_Oe_per_A", 100.0),  # 1e4 Oe per 100 A
         ("ACTN", "HOLD", "magnet_state", StateIPS.HOLD),
         ("ACTN", "RTOZ", "magnet_state", StateIPS.TO_ZERO),
         ("ACTN", "CLMP", "magnet_state", StateIPS.CLAMPED),
