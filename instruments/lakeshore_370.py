@@ -38,11 +38,11 @@ from instruments.strict import StrictValuesMixin
 CHANNEL_IDS = tuple(range(1, 17))
 #: sample-heater full-scale currents by HTRRNG index (370 manual §3.7.4, HTRRNG)
 HEATER_RANGES_A = (0.0, 31.6e-6, 100e-6, 316e-6, 1e-3, 3.16e-3, 10e-3, 31.6e-3, 100e-3)
-#: CMODE codes, named as the 372 driver names its OUTMODE modes
+#: CMODE codes (370 manual, CMODE), named as the 372 driver names its OUTMODE modes
 CONTROL_MODES = {"closed_loop": 1, "zone": 2, "open_loop": 3, "off": 4}
 SETPOINT_UNITS = {"K": 1, "ohm": 2}
 HEATER_DISPLAYS = {"current": 1, "power": 2}
-#: RDGRNG excitation index ranges by mode: 0 voltage (1–12), 1 current (1–22)
+#: RDGRNG excitation index ranges by mode (370 manual, RDGRNG): 0 voltage 1–12, 1 current 1–22
 EXCITATION_INDICES = {0: (1, 12), 1: (1, 22)}
 
 
