@@ -31,9 +31,9 @@ from cryolab.session import (
     prepare_resume,
     validate,
 )
+from cryolab.sim.lab import NAMES, SimulatedLab
+from cryolab.sim.server import FAULT_KINDS, FaultRule
 from cryolab.storage import RunFile, RunFileError, export_csv
-from instruments.simulated.lab import NAMES, SimulatedLab
-from instruments.simulated.server import FAULT_KINDS, FaultRule
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 

@@ -33,6 +33,7 @@ from cryolab.sequence import (
     make_plan,
     sequence_from_text,
 )
+from cryolab.sim.lab import SimulatedLab
 from cryolab.station import Station, StationConfig, connect, load_station
 from cryolab.storage import (
     RunFile,
@@ -42,7 +43,6 @@ from cryolab.storage import (
     is_being_written,
     steps_completed,
 )
-from instruments.simulated.lab import SimulatedLab
 
 log = logging.getLogger("cryolab")
 

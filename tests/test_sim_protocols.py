@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from cryolab.clock import VirtualClock
-from instruments.simulated.lab import SimulatedLab
-from instruments.simulated.server import FaultInjector, FaultRule
+from cryolab.sim.lab import SimulatedLab
+from cryolab.sim.server import FaultInjector, FaultRule
 
 READING = re.compile(r"^[+-]\d{3}\.\d{3}E[+-]\d{2}$")  # 372: +012.034E-03
 

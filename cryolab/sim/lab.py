@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from cryolab.clock import Clock
+from cryolab.sim.devices.ami430 import BANNER, BANNER_DELAY_S, AMI430Device
+from cryolab.sim.devices.ls372 import LS372Device
+from cryolab.sim.devices.sr830 import SR830Device
+from cryolab.sim.server import FaultRule, LineServer
 from cryolab.sim.world import World
-from instruments.simulated.ami430 import BANNER, BANNER_DELAY_S, AMI430Device
-from instruments.simulated.ls372 import LS372Device
-from instruments.simulated.server import FaultRule, LineServer
-from instruments.simulated.sr830 import SR830Device
 
 #: station names of the simulated instruments, in port order for ``--port-base``
 NAMES = ("lockin", "bridge", "magnet")

@@ -1,0 +1,1 @@
+"""The simulated instruments' command interpreters, one module per model."""
