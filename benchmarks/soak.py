@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryolab.sequence import FieldSweep, RampSpec, Sequence, SetExcitation
 from cryolab.session import RunSpec, Session
-from cryolab.sim.server import FaultRule
+from cryolab.sim.faults import FaultRule
 from cryolab.station import load_station
 from cryolab.storage import RunFile
 

@@ -15,7 +15,7 @@ import yaml
 
 from cryolab.measurement import Flag
 from cryolab.session import Session, validate
-from cryolab.sim.server import FaultRule
+from cryolab.sim.faults import FaultRule
 from cryolab.storage import RunFile
 
 SEQUENCE = """

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from cryolab.clock import VirtualClock
+from cryolab.sim.faults import FaultInjector, FaultRule, parse_fault_spec
 from cryolab.sim.lab import SimulatedLab
-from cryolab.sim.server import FaultInjector, FaultRule
 
 READING = re.compile(r"^[+-]\d{3}\.\d{3}E[+-]\d{2}$")  # 372: +012.034E-03
 
@@ -270,3 +270,24 @@ def test_the_bridge_can_refuse_a_third_connection():
         assert a.recv(100).startswith(b"LSCI,MODEL372")
         for s in (a, b, c):
             s.close()
+
+
+def test_one_fault_spec_parser_reads_rates_one_shots_and_outages():
+    names = ("lockin", "bridge", "magnet")
+    assert parse_fault_spec("lockin:timeout:rate=0.01", names) == \
+        ("lockin", FaultRule("timeout", rate=0.01))
+    assert parse_fault_spec("magnet:disconnect:at=3600", names) == \
+        ("magnet", FaultRule("disconnect", at_s=3600.0))
+    assert parse_fault_spec("bridge:garbled:at=600,for=120", names) == \
+        ("bridge", FaultRule("garbled", at_s=600.0, duration_s=120.0))
+    for bad, says in [("lockin:melt", "KIND one of"), ("lockin_xy:timeout:rate=0.1", "lockin, "),
+                      ("lockin:timeout", "either rate=P or at=S"),
+                      ("lockin:timeout:rate=0.1,for=5", "either rate=P"),
+                      ("lockin:timeout:rate=2", "not a probability"),
+                      ("magnet:disconnect:at=x", "'at=x' is not key=number")]:
+        with pytest.raises(ValueError, match=re.escape(says)) as refused:
+            parse_fault_spec(bad, names)
+        assert f"fault {bad!r}" in str(refused.value)
+    # the names are the lab's: a lab with two lock-ins takes specs for either
+    assert parse_fault_spec("lockin_xy:timeout:rate=0.1", ("lockin_xx", "lockin_xy"))[0] == \
+        "lockin_xy"

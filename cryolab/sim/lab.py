@@ -6,7 +6,8 @@ from cryolab.clock import Clock
 from cryolab.sim.devices.ami430 import BANNER, BANNER_DELAY_S, AMI430Device
 from cryolab.sim.devices.ls372 import LS372Device
 from cryolab.sim.devices.sr830 import SR830Device
-from cryolab.sim.server import FaultRule, LineServer
+from cryolab.sim.faults import FaultRule
+from cryolab.sim.server import LineServer
 from cryolab.sim.world import World
 
 #: station names of the simulated instruments, in port order for ``--port-base``

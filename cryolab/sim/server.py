@@ -3,9 +3,7 @@
 Framing follows protocols.md §0: a command line ends at LF, CR or CR LF, empty lines are ignored,
 each connection gets its own input buffer, replies get the instrument's terminator. Every received
 line is recorded with its simulated time, so a test can prove what was (and was not) sent.
-Faults, per instrument: a reply that never comes (``timeout``), a reply that arrives corrupted
-(``garbled``), or the connection dropped (``disconnect``) — at a rate per query, at a simulated
-time (once, or for a window: an outage), or on demand.
+Queries pass a fault injector first (``cryolab.sim.faults``).
 """
 
 from __future__ import annotations
@@ -16,16 +14,14 @@ import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from cryolab.clock import Clock
+from cryolab.sim.faults import FaultEvent, FaultInjector, FaultRule, garble
 
 log = logging.getLogger(__name__)
-
-FAULT_KINDS = ("timeout", "garbled", "disconnect")
 
 
 class Device(Protocol):
@@ -36,78 +32,6 @@ class Device(Protocol):
     def handle_line(self, line: str) -> list[str]:
         """Execute one input line; return the reply lines (without terminators)."""
         ...
-
-
-@dataclass
-class FaultRule:
-    """When to misbehave: ``rate`` per query, or from ``at_s`` (simulated seconds after the
-    server started) once (``duration_s`` = 0) or for every query during ``duration_s``."""
-
-    kind: str
-    rate: float = 0.0
-    at_s: float | None = None
-    duration_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"fault kind {self.kind!r} is not one of {', '.join(FAULT_KINDS)}")
-        if not 0.0 <= self.rate <= 1.0:
-            raise ValueError(f"fault rate {self.rate} is not a probability")
-
-
-@dataclass(frozen=True)
-class FaultEvent:
-    """A fault the server injected: when (simulated time), what, and on which command."""
-
-    time: float
-    kind: str
-    line: str
-
-
-class FaultInjector:
-    """Decides, query by query, whether to inject a fault."""
-
-    def __init__(self, rules: list[FaultRule] | None, rng: np.random.Generator,
-                 t0: float) -> None:
-        self.rules = list(rules or [])
-        self.rng = rng
-        self.t0 = t0
-        self._fired: set[int] = set()
-        self._queued: collections.deque[str] = collections.deque()
-        self._lock = threading.Lock()
-
-    def inject(self, kind: str, count: int = 1) -> None:
-        """Misbehave on the next ``count`` queries."""
-        FaultRule(kind)  # validates the kind
-        with self._lock:
-            self._queued.extend([kind] * count)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queued.clear()
-            self.rules.clear()
-
-    def next_fault(self, t: float) -> str | None:
-        with self._lock:
-            if self._queued:
-                return self._queued.popleft()
-            elapsed = t - self.t0
-            for i, rule in enumerate(self.rules):
-                if rule.at_s is not None and elapsed >= rule.at_s:
-                    if rule.duration_s > 0:
-                        if elapsed <= rule.at_s + rule.duration_s:
-                            return rule.kind
-                    elif i not in self._fired:
-                        self._fired.add(i)
-                        return rule.kind
-                elif rule.at_s is None and rule.rate > 0 and self.rng.random() < rule.rate:
-                    return rule.kind
-            return None
-
-
-def garble(reply: str) -> str:
-    """A reply a noisy line might deliver: half of it, then junk (still one terminated line)."""
-    return reply[: len(reply) // 2] + "\x15#?"
 
 
 class LineServer:
