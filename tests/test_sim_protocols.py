@@ -71,6 +71,26 @@ def test_sr830_errors_are_silent_and_land_in_esr(virtual_lab, raw_client):
     assert c.query("SLVL?") == "1"  # unchanged from *RST
 
 
+def test_sr830_infinite_index_is_an_execution_error_not_a_dropped_connection(virtual_lab,
+                                                                           raw_client):
+    c = raw_client(port(virtual_lab, "lockin"))
+    c.send("OFLT inf\n")
+    assert c.query("*ESR?") == "16"
+    assert c.query("OFLT?") == "8"  # unchanged from *RST (0.1 s)
+
+
+def test_sr830_enable_registers_take_a_value_or_one_bit(virtual_lab, raw_client):
+    """``LIAE {i,} j`` (SR830 manual p. 5-21): pymeasure's quick_range sends ``LIAE 2,1``."""
+    c = raw_client(port(virtual_lab, "lockin"))
+    c.send("LIAE 2,1\n")
+    assert (c.query("LIAE?"), c.query("LIAE? 2"), c.query("LIAE? 1")) == ("4", "1", "0")
+    c.send("SENS 0\nFREQ 3.33\n")  # 1 nA into a 2 nV full scale: output overload, bit 2
+    c.query("OUTP?3")
+    assert int(c.query("*STB?")) & 8  # an enabled LIA bit is set
+    c.send("LIAE 3\n")
+    assert c.query("LIAE?") == "3"
+
+
 def test_sr830_status_bits_latch_until_read(virtual_lab, raw_client):
     c = raw_client(port(virtual_lab, "lockin"))
     # 1 V through 1 GΩ = 1 nA; the sample's volts exceed a 2 nV full scale at once

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cryolab.clock import Clock
-from cryolab.sim.devices.ami430 import BANNER, BANNER_DELAY_S, AMI430Device
+from cryolab.sim.devices.ami430 import AMI430Device
 from cryolab.sim.devices.ls372 import LS372Device
 from cryolab.sim.devices.sr830 import SR830Device
 from cryolab.sim.faults import FaultRule
@@ -23,7 +23,7 @@ class SimulatedLab:
                  T_start_K: float | None = None, initial_field_Oe: float = 0.0,
                  record_limit: int | None = 100_000,
                  bridge_max_connections: int | None = None,
-                 banner_delay_s: float = BANNER_DELAY_S) -> None:
+                 banner_delay_s: float | None = None) -> None:
         unknown = set(faults or {}) - set(NAMES)
         if unknown:
             raise ValueError(f"faults for unknown instruments: {', '.join(sorted(unknown))}")
@@ -34,15 +34,17 @@ class SimulatedLab:
         devices = {"lockin": SR830Device(self.world), "bridge": LS372Device(self.world),
                    "magnet": AMI430Device(self.world)}
         self.devices = devices
+        for device in devices.values():  # the lab's overrides of the devices' own quirks
+            if banner_delay_s is not None and device.banner:
+                device.banner_delay_s = banner_delay_s
+            if bridge_max_connections is not None and device.role == "bridge":
+                device.max_connections = bridge_max_connections
         faults = faults or {}
         self.servers: dict[str, LineServer] = {}
         for i, name in enumerate(NAMES):
             self.servers[name] = LineServer(
                 name, devices[name], clock,
                 port=0 if port_base is None else port_base + i,
-                banner=BANNER if name == "magnet" else (),
-                banner_delay_s=banner_delay_s if name == "magnet" else 0.0,
-                max_connections=bridge_max_connections if name == "bridge" else None,
                 faults=faults.get(name), seed=seed * 7919 + i + 1, record_limit=record_limit)
 
     @property

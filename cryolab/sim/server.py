@@ -25,9 +25,12 @@ log = logging.getLogger(__name__)
 
 
 class Device(Protocol):
-    """A simulated instrument's command interpreter."""
+    """A simulated instrument's command interpreter and the quirks of its connections."""
 
     reply_terminator: str
+    banner: tuple[str, ...]  # lines sent on every new connection, ``banner_delay_s`` after it
+    banner_delay_s: float
+    max_connections: int | None  # further connections are closed at once; None: no limit
 
     def handle_line(self, line: str) -> list[str]:
         """Execute one input line; return the reply lines (without terminators)."""
@@ -38,15 +41,11 @@ class LineServer:
     """Serves one simulated instrument on 127.0.0.1; one thread per connection."""
 
     def __init__(self, name: str, device: Device, clock: Clock, *, port: int = 0,
-                 banner: tuple[str, ...] = (), banner_delay_s: float = 0.0,
-                 max_connections: int | None = None, faults: list[FaultRule] | None = None,
+                 faults: list[FaultRule] | None = None,
                  seed: int = 0, record_limit: int | None = 100_000) -> None:
         self.name = name
         self.device = device
         self.clock = clock
-        self.banner = banner
-        self.banner_delay_s = banner_delay_s
-        self.max_connections = max_connections
         self.faults = FaultInjector(faults, np.random.default_rng(seed), clock.now())
         #: (simulated time, line) of every line received, oldest first
         self.received: collections.deque[tuple[float, str]] = collections.deque(
@@ -106,10 +105,11 @@ class LineServer:
             except OSError:
                 return
             with self._lock:
-                full = self.max_connections is not None and len(self._conns) >= self.max_connections
+                limit = self.device.max_connections
+                full = limit is not None and len(self._conns) >= limit
                 if not full:
                     self._conns.add(conn)
-            if full:  # the 372 allows two sockets; a third connect is refused
+            if full:  # e.g. a 372 allows two sockets; a third connect is refused
                 _close(conn)
                 continue
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -122,12 +122,13 @@ class LineServer:
     def _serve(self, conn: socket.socket) -> None:
         terminator = self.device.reply_terminator.encode()
         try:
-            if self.banner:
+            banner = self.device.banner
+            if banner:
                 # sent late on purpose: QCoDeS device-clears right after connecting and would
                 # swallow an immediate banner (protocols.md §3.1)
-                if self._stop.wait(self.banner_delay_s):
+                if self._stop.wait(self.device.banner_delay_s):
                     return
-                conn.sendall(b"".join(b.encode() + terminator for b in self.banner))
+                conn.sendall(b"".join(b.encode() + terminator for b in banner))
             buffer = b""
             while not self._stop.is_set():
                 data = conn.recv(65536)

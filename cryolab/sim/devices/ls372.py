@@ -1,4 +1,5 @@
-"""The simulated Lake Shore 372: readings, input setup and the sample-heater loop (manual §6.6).
+"""The simulated Lake Shore 372: readings, input setup and the sample-heater loop (manual §6.6),
+as one command table over the world.
 
 Replies end with CR LF; several queries on one line are answered in one line joined by ``;``.
 Readings are printed the way the hardware prints them (``+012.034E-03``), settings as zero-padded
@@ -14,33 +15,44 @@ converts its resistance with the user's .340 file); the other channels are open 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryolab.sim.fridge import MODE_CLOSED_LOOP
+from cryolab.sim.protocol import (
+    Row,
+    Table,
+    TableDevice,
+    bit,
+    channel,
+    channels,
+    engineering,
+    float_in,
+    int_in,
+    letters,
+    one_of,
+    optional,
+    quoted,
+)
 from cryolab.sim.sample import ruo2_mc_ohm, ruo2_sample_ohm
 from cryolab.sim.world import World
 
-IDN = "LSCI,MODEL372,LSA2245,1.3"
-_COMMAND = re.compile(r"^(\*?[A-Z]+)(\?)?\s*(.*)$")
 INPUTS = ("A", *(str(i) for i in range(1, 17)))
 MC_CHANNEL, SAMPLE_CHANNEL = "1", "2"
 MC_CURVE = 21
 READING_NOISE = 5e-5  # relative rms of a resistance reading
 STATUS_R_OVER = 16
+ESR_EXE, ESR_CMD = 16, 32  # ⚠ the 372's own *ESR? bits were not checked (protocols.md §2.1)
+
+# argument parsers of the 372's command list
+INPUT = channel(INPUTS)  # A or 1–16
+OUTPUT = int_in(0, 2)  # 0 sample heater, 1 warm-up heater, 2 analog / still
+NONNEGATIVE = float_in(0.0, 1.0e6)
 
 
-def reading(v: float) -> str:
-    """372 reading format: sign, three integer digits, three decimals, exponent a multiple of 3."""
-    if v == 0 or not math.isfinite(v):
-        return "+000.000E+00"
-    exp = 3 * math.floor(math.log10(abs(v)) / 3)
-    mant = v / 10**exp
-    if abs(round(mant, 3)) >= 1000:
-        exp += 3
-        mant /= 1000
-    return f"{mant:+08.3f}E{exp:+03d}"
+def CONTROL_INPUT(text: str) -> str:
+    """OUTMODE's control input: a channel, or 0 for none."""
+    return "0" if text.strip() == "0" else INPUT(text)
 
 
 @dataclass
@@ -85,15 +97,19 @@ class OutputState:
     display: int = 1
 
 
-class LS372Device:
+class LS372Device(TableDevice):
     """Command interpreter of one simulated 372 bound to a world."""
 
+    role = "bridge"
+    idn = "LSCI,MODEL372,LSA2245,1.3"
     reply_terminator = "\r\n"
+    join_replies = ";"
+    # a real 372 allows two sockets (manual §6.4.3); the twin allows any number unless a lab
+    # limits it (--bridge-max-connections), so extra clients can watch a run
+    max_connections = None
 
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self._handlers: dict[tuple[str, bool], Callable[[list[str]], str | None]] = {}
-        self._register()
+    def __init__(self, world: World, name: str = "bridge") -> None:
+        super().__init__(world, name)
         self.reset()
 
     def reset(self) -> None:
@@ -108,92 +124,17 @@ class LS372Device:
         self.esr = 0
         self._push_heater()
 
-    # ---------------------------------------------------------------- parsing
-    def handle_line(self, line: str) -> list[str]:
-        answers: list[str] = []
-        with self.world.lock:
-            self.world.advance()
-            self._enforce_temperature_limits()
-            for part in _split_commands(line):
-                m = _COMMAND.match(part.strip().upper())
-                if not m:
-                    continue
-                handler = self._handlers.get((m.group(1), bool(m.group(2))))
-                if handler is None:
-                    self.esr |= 32
-                    continue
-                args = _split_args(part.strip()[m.start(3):]) if m.group(3).strip() else []
-                try:
-                    reply = handler(args)
-                except (ValueError, IndexError, KeyError):
-                    self.esr |= 16
-                    continue
-                if m.group(2) and reply is not None:
-                    answers.append(reply)
-            self._push_heater()
-        return [";".join(answers)] if answers else []
+    def before_line(self) -> None:
+        self.world.advance()
+        self._enforce_temperature_limits()
 
-    def _register(self) -> None:
-        h = self._handlers
-        h[("*IDN", True)] = lambda a: IDN
-        h[("*RST", False)] = lambda a: self.reset()
-        h[("*CLS", False)] = lambda a: setattr(self, "esr", 0)
-        h[("*ESR", True)] = self._read_esr
-        h[("*OPC", True)] = lambda a: "1"
-        h[("*STB", True)] = lambda a: "000"
-        for name in ("KRDG", "RDGK"):
-            h[(name, True)] = self._read_kelvin
-        for name in ("SRDG", "RDGR"):
-            h[(name, True)] = self._read_ohms
-        h[("QRDG", True)] = lambda a: reading(self._resistance(self._ch(a[0])) * 1e-4)
-        h[("RDGPWR", True)] = self._read_power
-        h[("RDGST", True)] = lambda a: f"{self._status(self._ch(a[0])):03d}"
-        h[("SCAN", False)] = self._set_scan
-        h[("SCAN", True)] = lambda a: f"{self.scan[0]:02d},{self.scan[1]}"
-        h[("INSET", False)] = self._set_inset
-        h[("INSET", True)] = self._get_inset
-        h[("INTYPE", False)] = self._set_intype
-        h[("INTYPE", True)] = self._get_intype
-        h[("INNAME", False)] = self._set_name
-        h[("INNAME", True)] = lambda a: self.inputs[self._ch(a[0])].name
-        h[("TLIMIT", False)] = self._set_tlimit
-        h[("TLIMIT", True)] = self._get_tlimit
-        h[("FILTER", False)] = self._set_filter
-        h[("FILTER", True)] = self._get_filter
-        h[("FREQ", False)] = self._set_frequency
-        h[("FREQ", True)] = lambda a: str(self.frequency_index[_freq_input(a[0] if a else "0")])
-        h[("OUTMODE", False)] = self._set_outmode
-        h[("OUTMODE", True)] = self._get_outmode
-        h[("HTRSET", False)] = self._set_htrset
-        h[("HTRSET", True)] = self._get_htrset
-        h[("RANGE", False)] = self._set_range
-        h[("RANGE", True)] = lambda a: str(self._out(a[0]).range_index)
-        h[("HTR", True)] = lambda a: reading(self.world.fridge.heater.output_percent)
-        h[("AOUT", True)] = self._get_aout
-        h[("STILL", False)] = self._set_still
-        h[("STILL", True)] = lambda a: f"{self.still_pct:+07.3f}"
-        h[("SETP", False)] = self._set_setpoint
-        h[("SETP", True)] = lambda a: reading(self._out(a[0]).setpoint)
-        h[("RAMP", False)] = self._set_ramp
-        h[("RAMP", True)] = self._get_ramp
-        h[("RAMPST", True)] = self._get_rampst
-        h[("PID", False)] = self._set_pid
-        h[("PID", True)] = self._get_pid
-        h[("MOUT", False)] = self._set_mout
-        h[("MOUT", True)] = lambda a: reading(self._out(a[0]).manual_pct)
-        h[("CRVHDR", True)] = self._get_crvhdr
+    def after_line(self) -> None:
+        self._push_heater()
 
-    # ---------------------------------------------------------------- helpers
-    def _ch(self, text: str) -> str:
-        t = text.strip().upper()
-        key = t if t == "A" else str(int(float(t)))
-        if key not in self.inputs:
-            raise KeyError(text)
-        return key
+    def command_error(self, query: bool, unknown: bool) -> None:
+        self.esr |= ESR_CMD if unknown else ESR_EXE
 
-    def _out(self, text: str) -> OutputState:
-        return self.outputs[int(float(text))]
-
+    # ---------------------------------------------------------------- readings
     def _temperature(self, ch: str) -> float:
         if ch == MC_CHANNEL:
             return self.world.fridge.T_mc_K
@@ -211,153 +152,141 @@ class LS372Device:
     def _status(self, ch: str) -> int:
         return 0 if ch in (MC_CHANNEL, SAMPLE_CHANNEL) else STATUS_R_OVER
 
-    def _read_kelvin(self, a: list[str]) -> str:
-        ch = self._ch(a[0])
+    def read_kelvin(self, ch: str) -> str:
         if self.inputs[ch].curve == 0 or ch not in (MC_CHANNEL, SAMPLE_CHANNEL):
-            return reading(0.0)
+            return engineering(0.0)
         # noise enters through the resistance; dlnR/dlnT of a RuO₂ is of order −1 here
-        return reading(self._temperature(ch) * self.world.relative_noise(READING_NOISE))
+        return engineering(self._temperature(ch) * self.world.relative_noise(READING_NOISE))
 
-    def _read_ohms(self, a: list[str]) -> str:
-        ch = self._ch(a[0])
-        return reading(self._resistance(ch) * self.world.relative_noise(READING_NOISE))
+    def read_ohms(self, ch: str) -> str:
+        return engineering(self._resistance(ch) * self.world.relative_noise(READING_NOISE))
 
-    def _read_power(self, a: list[str]) -> str:
-        ch = self._ch(a[0])
+    def read_power(self, ch: str) -> str:
         R = self._resistance(ch)
         if R <= 0:
-            return reading(0.0)
+            return engineering(0.0)
         v_exc = 2e-6 * math.sqrt(10.0) ** (self.inputs[ch].excitation - 1)  # voltage mode
-        return reading(v_exc**2 / R)
+        return engineering(v_exc**2 / R)
 
-    def _read_esr(self, a: list[str]) -> str:
+    def read_esr(self) -> str:
         value, self.esr = self.esr, 0
         return f"{value:03d}"
 
     # ---------------------------------------------------------------- inputs
-    def _set_scan(self, a: list[str]) -> None:
-        ch = int(float(a[0]))
-        if not 1 <= ch <= 16:
-            raise ValueError(ch)
-        self.scan = (ch, _flag(a[1]))
+    def set_scan(self, ch: int, autoscan: int) -> None:
+        self.scan = (ch, autoscan)
 
-    def _set_inset(self, a: list[str]) -> None:
-        s = self.inputs[self._ch(a[0])]
-        s.enabled, s.dwell_s, s.pause_s = _flag(a[1]), _bounded(a[2], 1, 200), \
-            _bounded(a[3], 3, 200)
-        s.curve, s.tempco = _bounded(a[4], 0, 59), _bounded(a[5], 1, 2)
+    def set_inset(self, ch: str, on: int, dwell_s: int, pause_s: int, curve: int,
+                  tempco: int) -> None:
+        s = self.inputs[ch]
+        s.enabled, s.dwell_s, s.pause_s, s.curve, s.tempco = on, dwell_s, pause_s, curve, tempco
 
-    def _get_inset(self, a: list[str]) -> str:
-        s = self.inputs[self._ch(a[0])]
+    def get_inset(self, ch: str) -> str:
+        s = self.inputs[ch]
         return f"{s.enabled},{s.dwell_s:03d},{s.pause_s:03d},{s.curve:02d},{s.tempco}"
 
-    def _set_intype(self, a: list[str]) -> None:
-        s = self.inputs[self._ch(a[0])]
-        s.mode, s.excitation, s.autorange = _flag(a[1]), _bounded(a[2], 1, 22), \
-            _bounded(a[3], 0, 2)
-        s.range_index, s.cs_off, s.units = _bounded(a[4], 1, 22), _flag(a[5]), \
-            _bounded(a[6], 1, 2)
+    def set_intype(self, ch: str, mode: int, excitation: int, autorange: int, range_index: int,
+                   cs_off: int, units: int) -> None:
+        s = self.inputs[ch]
+        s.mode, s.excitation, s.autorange = mode, excitation, autorange
+        s.range_index, s.cs_off, s.units = range_index, cs_off, units
 
-    def _get_intype(self, a: list[str]) -> str:
-        s = self.inputs[self._ch(a[0])]
+    def get_intype(self, ch: str) -> str:
+        s = self.inputs[ch]
         return f"{s.mode},{s.excitation:02d},{s.autorange},{s.range_index:02d},{s.cs_off},{s.units}"
 
-    def _set_name(self, a: list[str]) -> None:
-        name = a[1].strip().strip('"')
-        if len(name) > 15:
-            raise ValueError(name)
-        self.inputs[self._ch(a[0])].name = name
+    def set_name(self, ch: str, name: str) -> None:
+        self.inputs[ch].name = name
 
-    def _set_tlimit(self, a: list[str]) -> None:
-        self.inputs[self._ch(a[0])].tlimit_K = _nonneg(a[1])
+    def set_tlimit(self, ch: str, limit_K: float) -> None:
+        self.inputs[ch].tlimit_K = limit_K
 
-    def _get_tlimit(self, a: list[str]) -> str:
-        v = self.inputs[self._ch(a[0])].tlimit_K
+    def get_tlimit(self, ch: str) -> str:
+        v = self.inputs[ch].tlimit_K
         return "+0000" if v == 0 else f"{v:+09.3f}"
 
-    def _set_filter(self, a: list[str]) -> None:
-        chans = INPUTS if a[0].strip() == "0" else (self._ch(a[0]),)
+    def set_filter(self, chans: tuple[str, ...], on: int, settle_s: int, window_pct: int) -> None:
         for ch in chans:
             s = self.inputs[ch]
-            s.filter_on, s.filter_settle_s, s.filter_window_pct = _flag(a[1]), \
-                _bounded(a[2], 1, 200), _bounded(a[3], 1, 80)
+            s.filter_on, s.filter_settle_s, s.filter_window_pct = on, settle_s, window_pct
 
-    def _get_filter(self, a: list[str]) -> str:
-        s = self.inputs[self._ch(a[0])]
+    def get_filter(self, ch: str) -> str:
+        s = self.inputs[ch]
         return f"{s.filter_on},{s.filter_settle_s:03d},{s.filter_window_pct:02d}"
 
-    def _set_frequency(self, a: list[str]) -> None:
-        self.frequency_index[_freq_input(a[0])] = _bounded(a[1], 1, 5)
+    def set_frequency(self, which: str, index: int) -> None:
+        self.frequency_index[which] = index
 
-    def _get_crvhdr(self, a: list[str]) -> str:
-        curve = _bounded(a[0], 1, 59)
+    def get_crvhdr(self, curve: int) -> str:
         if curve == MC_CURVE:
             return '"RuO2-MC-SIM    ","SIM00021  ",4,+40.000,1'
         return '"               ","          ",0,+000.000,0'
 
     # ---------------------------------------------------------------- outputs
-    def _set_outmode(self, a: list[str]) -> None:
-        o = self._out(a[0])
-        o.mode = _bounded(a[1], 0, 6)
-        o.input = self._ch(a[2]) if a[2].strip() != "0" else "0"
-        o.powerup, o.polarity = _flag(a[3]), _flag(a[4])
-        o.filtered, o.delay_s = _flag(a[5]), _bounded(a[6], 1, 255)
+    def set_outmode(self, out: int, mode: int, source: str, powerup: int, polarity: int,
+                    filtered: int, delay_s: int) -> None:
+        o = self.outputs[out]
+        o.mode, o.input, o.powerup, o.polarity = mode, source, powerup, polarity
+        o.filtered, o.delay_s = filtered, delay_s
 
-    def _get_outmode(self, a: list[str]) -> str:
-        o = self._out(a[0])
+    def get_outmode(self, out: int) -> str:
+        o = self.outputs[out]
         return f"{o.mode},{o.input},{o.powerup},{o.polarity},{o.filtered},{o.delay_s:03d}"
 
-    def _set_htrset(self, a: list[str]) -> None:
-        o = self._out(a[0])
-        o.heater_ohm = _float_in(a[1], 1.0, 2000.0)
-        o.max_current = _bounded(a[2], 0, 8) if len(a) > 2 else o.max_current
-        o.max_user_A = _nonneg(a[3]) if len(a) > 3 else o.max_user_A
-        o.display = _bounded(a[4], 1, 2) if len(a) > 4 else o.display
+    def set_htrset(self, out: int, heater_ohm: float, max_current: int | None,
+                   max_user_A: float | None, display: int | None) -> None:
+        o = self.outputs[out]
+        o.heater_ohm = heater_ohm
+        if max_current is not None:
+            o.max_current = max_current
+        if max_user_A is not None:
+            o.max_user_A = max_user_A
+        if display is not None:
+            o.display = display
 
-    def _get_htrset(self, a: list[str]) -> str:
-        o = self._out(a[0])
+    def get_htrset(self, out: int) -> str:
+        o = self.outputs[out]
         return f"{o.heater_ohm:+08.3f},{o.max_current},{o.max_user_A:+08.2f},{o.display}"
 
-    def _set_range(self, a: list[str]) -> None:
-        out = int(float(a[0]))
-        self._out(a[0]).range_index = _bounded(a[1], 0, 8 if out == 0 else 1)
+    def set_range(self, out: int, range_index: int) -> None:
+        # output 0 has eight current ranges, the warm-up and still outputs are on/off
+        if range_index > (8 if out == 0 else 1):
+            raise ValueError(f"range {range_index} for output {out}")
+        self.outputs[out].range_index = range_index
 
-    def _get_aout(self, a: list[str]) -> str:
-        out = _bounded(a[0], 1, 2)
+    def get_aout(self, out: int) -> str:
         on = self.outputs[out].range_index
         value = self.still_pct if out == 2 else self.outputs[out].manual_pct
-        return reading(value if on else 0.0)
+        return engineering(value if on else 0.0)
 
-    def _set_still(self, a: list[str]) -> None:
-        self.still_pct = _float_in(a[0], 0.0, 100.0)
+    def set_still(self, percent: float) -> None:
+        self.still_pct = percent
 
-    def _set_setpoint(self, a: list[str]) -> None:
+    def set_setpoint(self, out: int, value: float) -> None:
         # with ramping on, the loop's working setpoint walks from the old setpoint to this one
-        self._out(a[0]).setpoint = _nonneg(a[1])
+        self.outputs[out].setpoint = value
 
-    def _set_ramp(self, a: list[str]) -> None:
-        o = self._out(a[0])
-        o.ramp_on, o.ramp_rate = _flag(a[1]), _float_in(a[2], 0.0, 100.0)
+    def set_ramp(self, out: int, on: int, rate_K_per_min: float) -> None:
+        o = self.outputs[out]
+        o.ramp_on, o.ramp_rate = on, rate_K_per_min
 
-    def _get_ramp(self, a: list[str]) -> str:
-        o = self._out(a[0])
+    def get_ramp(self, out: int) -> str:
+        o = self.outputs[out]
         return f"{o.ramp_on},{o.ramp_rate:+08.3f}"
 
-    def _get_rampst(self, a: list[str]) -> str:
-        out = int(float(a[0]))
+    def get_rampst(self, out: int) -> str:
         return "1" if out == 0 and self.world.fridge.heater.ramping else "0"
 
-    def _set_pid(self, a: list[str]) -> None:
-        o = self._out(a[0])
-        o.P, o.I, o.D = _float_in(a[1], 0, 1000), _float_in(a[2], 0, 10000), \
-            _float_in(a[3], 0, 2500)
+    def set_pid(self, out: int, P: float, I: float, D: float) -> None:
+        o = self.outputs[out]
+        o.P, o.I, o.D = P, I, D
 
-    def _get_pid(self, a: list[str]) -> str:
-        o = self._out(a[0])
+    def get_pid(self, out: int) -> str:
+        o = self.outputs[out]
         return f"{o.P:+08.2f},{o.I:+08.2f},{o.D:+08.2f}"
 
-    def _set_mout(self, a: list[str]) -> None:
-        self._out(a[0]).manual_pct = _float_in(a[1], 0.0, 100.0)
+    def set_mout(self, out: int, percent: float) -> None:
+        self.outputs[out].manual_pct = percent
 
     # ---------------------------------------------------------------- physics coupling
     def _setpoint_K(self, value: float) -> float:
@@ -390,63 +319,60 @@ class LS372Device:
                     o.range_index = 0
                 self.world.fridge.heater_off()
 
-
-def _split_commands(line: str) -> list[str]:
-    """Split on ``;`` outside double quotes."""
-    parts, current, quoted = [], [], False
-    for c in line:
-        if c == '"':
-            quoted = not quoted
-        if c == ";" and not quoted:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(c)
-    parts.append("".join(current))
-    return [p for p in parts if p.strip()]
-
-
-def _split_args(text: str) -> list[str]:
-    args, current, quoted = [], [], False
-    for c in text:
-        if c == '"':
-            quoted = not quoted
-        if c == "," and not quoted:
-            args.append("".join(current).strip())
-            current = []
-        else:
-            current.append(c)
-    args.append("".join(current).strip())
-    return args
-
-
-def _flag(text: str) -> int:
-    return _bounded(text, 0, 1)
-
-
-def _bounded(text: str, low: int, high: int) -> int:
-    v = float(text)
-    if v != int(v) or not low <= v <= high:
-        raise ValueError(text)
-    return int(v)
-
-
-def _float_in(text: str, low: float, high: float) -> float:
-    v = float(text)
-    if not (math.isfinite(v) and low <= v <= high):
-        raise ValueError(text)
-    return v
-
-
-def _nonneg(text: str) -> float:
-    return _float_in(text, 0.0, 1.0e6)
-
-
-def _freq_input(text: str) -> str:
-    t = text.strip().upper()
-    if t not in ("0", "A"):
-        raise ValueError(text)
-    return t
+    # ---------------------------------------------------------------- the command set
+    table = Table(grammar=letters, rows=[
+        # common commands (manual §6.6)
+        Row("*IDN", get=lambda d: d.idn),
+        Row("*RST", apply=reset),
+        Row("*CLS", apply=lambda d: setattr(d, "esr", 0)),
+        Row("*ESR", get=read_esr),
+        Row("*OPC", get=lambda d: "1"),
+        Row("*STB", get=lambda d: "000"),
+        # readings: the manual's spelling, then the one QCoDeS, socs and Lake Shore's driver send
+        Row(("RDGK", "KRDG"), get=read_kelvin, get_args=INPUT),
+        Row(("RDGR", "SRDG"), get=read_ohms, get_args=INPUT),
+        Row("QRDG", get=lambda d, ch: engineering(d._resistance(ch) * 1e-4), get_args=INPUT),
+        Row("RDGPWR", get=read_power, get_args=INPUT),
+        Row("RDGST", get=lambda d, ch: f"{d._status(ch):03d}", get_args=INPUT),
+        # inputs
+        Row("SCAN", get=lambda d: f"{d.scan[0]:02d},{d.scan[1]}",
+            set=(int_in(1, 16), bit), apply=set_scan),
+        Row("INSET", get=get_inset, get_args=INPUT, apply=set_inset,
+            set=(INPUT, bit, int_in(1, 200), int_in(3, 200), int_in(0, 59), int_in(1, 2))),
+        Row("INTYPE", get=get_intype, get_args=INPUT, apply=set_intype,
+            set=(INPUT, bit, int_in(1, 22), int_in(0, 2), int_in(1, 22), bit, int_in(1, 2))),
+        Row("INNAME", get=lambda d, ch: d.inputs[ch].name, get_args=INPUT,
+            set=(INPUT, quoted(15)), apply=set_name),
+        Row("TLIMIT", get=get_tlimit, get_args=INPUT, set=(INPUT, NONNEGATIVE), apply=set_tlimit),
+        Row("FILTER", get=get_filter, get_args=INPUT, apply=set_filter,
+            set=(channels(INPUTS, everything="0"), bit, int_in(1, 200), int_in(1, 80))),
+        Row("FREQ", get=lambda d, which: str(d.frequency_index[which]),
+            get_args=optional(one_of("0", "A"), "0"), set=(one_of("0", "A"), int_in(1, 5)),
+            apply=set_frequency),
+        Row("CRVHDR", get=get_crvhdr, get_args=int_in(1, 59)),
+        # heater outputs and control
+        Row("OUTMODE", get=get_outmode, get_args=OUTPUT, apply=set_outmode,
+            set=(OUTPUT, int_in(0, 6), CONTROL_INPUT, bit, bit, bit, int_in(1, 255))),
+        Row("HTRSET", get=get_htrset, get_args=OUTPUT, apply=set_htrset,
+            set=(OUTPUT, float_in(1.0, 2000.0), optional(int_in(0, 8)), optional(NONNEGATIVE),
+                 optional(int_in(1, 2)))),
+        Row("RANGE", get=lambda d, out: str(d.outputs[out].range_index), get_args=OUTPUT,
+            set=(OUTPUT, int_in(0, 8)), apply=set_range),
+        # the manual's HTR? takes no argument; QCoDeS sends HTR? 0|1|2, which is ignored
+        Row("HTR", get=lambda d: engineering(d.world.fridge.heater.output_percent)),
+        Row("AOUT", get=get_aout, get_args=int_in(1, 2)),
+        Row("STILL", get=lambda d: f"{d.still_pct:+07.3f}", set=float_in(0.0, 100.0),
+            apply=set_still),
+        Row("SETP", get=lambda d, out: engineering(d.outputs[out].setpoint), get_args=OUTPUT,
+            set=(OUTPUT, NONNEGATIVE), apply=set_setpoint),
+        Row("RAMP", get=get_ramp, get_args=OUTPUT, set=(OUTPUT, bit, float_in(0.0, 100.0)),
+            apply=set_ramp),
+        Row("RAMPST", get=get_rampst, get_args=OUTPUT),
+        Row("PID", get=get_pid, get_args=OUTPUT, apply=set_pid,
+            set=(OUTPUT, float_in(0, 1000), float_in(0, 10000), float_in(0, 2500))),
+        Row("MOUT", get=lambda d, out: engineering(d.outputs[out].manual_pct), get_args=OUTPUT,
+            set=(OUTPUT, float_in(0.0, 100.0)), apply=set_mout),
+    ])
 
 
 def _invert(f: Callable[[float], float], R_ohm: float) -> float:

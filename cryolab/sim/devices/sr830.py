@@ -1,4 +1,4 @@
-"""The simulated SR830: its GPIB command set (SR830 manual ch. 5) on top of the shared world.
+"""The simulated SR830: its GPIB command set (SR830 manual ch. 5) as one table over the world.
 
 Mnemonics are four letters with an optional ``?`` and no required space (pymeasure sends
 ``FREQ3.33000e+00``, ``OUTP?1``); ``;`` separates commands and every query gets its own
@@ -10,41 +10,73 @@ from __future__ import annotations
 
 import cmath
 import math
-import re
 from collections.abc import Callable
 
+from cryolab.sim.protocol import (
+    Row,
+    Stored,
+    Table,
+    TableDevice,
+    float_in,
+    four_letter,
+    int_in,
+    optional,
+    rest,
+    six_digits,
+)
 from cryolab.sim.world import World
 from instruments.srs_sr830 import SR830
 
-IDN = "Stanford_Research_Systems,SR830,s/n46117,ver1.07"
-_COMMAND = re.compile(r"^(\*[A-Z]{3}|[A-Z]{4})(\?)?\s*(.*)$")
 ESR_EXE, ESR_CMD = 16, 32
 LIAS_INPUT_OVERLOAD, LIAS_OUTPUT_OVERLOAD = 1, 4
 INPUT_OVERLOAD_V = 1.0  # the A input saturates around 1 V (SR830 spec, full-scale input)
-#: integer settings the physics ignores but clients read back: name → (default, low, high)
-PLAIN_SETTINGS = {
-    "HARM": (1, 1, 19999), "FMOD": (1, 0, 1), "RSLP": (0, 0, 2), "ISRC": (0, 0, 3),
-    "IGND": (0, 0, 1), "ICPL": (0, 0, 1), "ILIN": (0, 0, 3), "RMOD": (1, 0, 2),
-    "SYNC": (0, 0, 1), "SRAT": (4, 0, 14), "SEND": (1, 0, 1), "TSTR": (0, 0, 1),
-    "FAST": (0, 0, 2), "LIAE": (0, 0, 255), "ERRE": (0, 0, 255), "*ESE": (0, 0, 255),
-    "*SRE": (0, 0, 255),
-}
 
 
-def _fmt(v: float) -> str:
-    """SR830 replies are plain floats of about six significant digits."""
-    return f"{v:.6g}"
+def _index(table: list[float], value: float) -> int:
+    return min(range(len(table)), key=lambda i: abs(table[i] - value))
 
 
-class SR830Device:
+#: a status bit to read alone: ``LIAS? 2``
+BIT = optional(int_in(0, 7))
+
+
+class Register(Stored):
+    """An enable register: ``{i,} j`` sets it to j (0–255) or its bit i to j (0/1); ``? {i}``
+    reads it or its bit i (SR830 manual p. 5-21). Zero after power-on and ``*RST``."""
+
+    def __init__(self, command: str) -> None:
+        def apply(device: SR830Device, first: int, second: int | None) -> None:
+            value = device.stored[command]
+            if second is None:
+                value = first
+            elif first <= 7 and second <= 1:
+                value = value & ~(1 << first) | second << first
+            else:
+                raise ValueError(f"{command} {first},{second}: bit 0–7 to 0 or 1")
+            device.stored[command] = value
+
+        def get(device: SR830Device, bit: int | None) -> str:
+            value = device.stored[command]
+            return str(value if bit is None else (value >> bit) & 1)
+
+        super().__init__(command, 0, set=(int_in(0, 255), optional(int_in(0, 255))),
+                         get=get, get_args=BIT, apply=apply)
+
+
+def _wrap_deg(p: float) -> float:
+    """Phases are kept in −180…180° (SR830 manual, PHAS)."""
+    return (p + 180.0) % 360.0 - 180.0
+
+
+class SR830Device(TableDevice):
     """Command interpreter of one simulated SR830 bound to a world."""
 
+    role = "lockin"
+    idn = "Stanford_Research_Systems,SR830,s/n46117,ver1.07"
     reply_terminator = "\n"
 
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self._handlers: dict[tuple[str, bool], Callable[[list[str]], str | None]] = {}
-        self._register()
+    def __init__(self, world: World, name: str = "lockin") -> None:
+        super().__init__(world, name)
         self.reset()
 
     def reset(self) -> None:
@@ -55,7 +87,7 @@ class SR830Device:
             s.frequency_Hz, s.amplitude_V, s.phase_deg = 1000.0, 1.0, 0.0
             s.tau_s, s.slope_dB, s.sensitivity_V = 0.1, 12, 1.0
             self.world.lockin_changed()
-        self.plain = {name: default for name, (default, _, _) in PLAIN_SETTINGS.items()}
+        self.stored = self.table.defaults()
         self.display = {1: (0, 0), 2: (0, 0)}
         self.aux_out = dict.fromkeys(range(1, 5), 0.0)
         self.offsets = {1: (0.0, 0), 2: (0.0, 0), 3: (0.0, 0)}
@@ -63,73 +95,8 @@ class SR830Device:
         self.lias = 0
         self.errs = 0
 
-    # ---------------------------------------------------------------- parsing
-    def handle_line(self, line: str) -> list[str]:
-        replies: list[str] = []
-        for part in line.split(";"):
-            part = part.strip()
-            if not part:
-                continue
-            m = _COMMAND.match(part.upper())
-            handler = m and self._handlers.get((m.group(1), bool(m.group(2))))
-            if not handler:
-                self.esr |= ESR_CMD
-                continue
-            args = [a.strip() for a in m.group(3).split(",")] if m.group(3).strip() else []
-            try:
-                with self.world.lock:
-                    reply = handler(args)
-            except (ValueError, IndexError, KeyError):
-                self.esr |= ESR_EXE
-                continue
-            if m.group(2) and reply is not None:
-                replies.append(reply)
-        return replies
-
-    def _register(self) -> None:
-        h = self._handlers
-        h[("*IDN", True)] = lambda a: IDN
-        h[("*CLS", False)] = self._cls
-        h[("*RST", False)] = lambda a: self.reset()
-        h[("*ESR", True)] = self._read_esr
-        h[("*STB", True)] = self._read_stb
-        h[("*OPC", True)] = lambda a: "1"
-        h[("*OPC", False)] = h[("*WAI", False)] = lambda a: None
-        h[("FREQ", False)] = self._set_frequency
-        h[("FREQ", True)] = lambda a: _fmt(self.world.lockin.frequency_Hz)
-        h[("SLVL", False)] = self._set_amplitude
-        h[("SLVL", True)] = lambda a: _fmt(self.world.lockin.amplitude_V)
-        h[("PHAS", False)] = self._set_phase
-        h[("PHAS", True)] = lambda a: _fmt(self.world.lockin.phase_deg)
-        h[("OFLT", False)] = self._set_time_constant
-        h[("OFLT", True)] = lambda a: str(_index(SR830.TIME_CONSTANTS, self.world.lockin.tau_s))
-        h[("OFSL", False)] = self._set_slope
-        h[("OFSL", True)] = lambda a: str(SR830.FILTER_SLOPES.index(self.world.lockin.slope_dB))
-        h[("SENS", False)] = self._set_sensitivity
-        h[("SENS", True)] = lambda a: str(
-            _index(SR830.SENSITIVITIES, self.world.lockin.sensitivity_V))
-        for name in PLAIN_SETTINGS:
-            h[(name, False)] = self._plain_setter(name)
-            h[(name, True)] = self._plain_getter(name)
-        h[("OUTP", True)] = self._outp
-        h[("SNAP", True)] = self._snap
-        h[("OAUX", True)] = lambda a: _fmt(0.0)  # aux inputs are not wired
-        h[("AUXV", False)] = self._set_aux
-        h[("AUXV", True)] = lambda a: _fmt(self.aux_out[_int(a[0], 1, 4)])
-        h[("DDEF", False)] = self._set_display
-        h[("DDEF", True)] = lambda a: "{},{}".format(*self.display[_int(a[0], 1, 2)])
-        h[("OEXP", False)] = self._set_offset
-        h[("OEXP", True)] = lambda a: "{},{}".format(
-            _fmt(self.offsets[_int(a[0], 1, 3)][0]), self.offsets[_int(a[0], 1, 3)][1])
-        h[("AOFF", False)] = lambda a: None
-        h[("LIAS", True)] = self._read_lias
-        h[("ERRS", True)] = self._read_errs
-        h[("AGAN", False)] = self._auto_gain
-        h[("ARSV", False)] = lambda a: None
-        h[("APHS", False)] = self._auto_phase
-        for name in ("STRT", "PAUS", "REST", "TRIG", "STRD"):
-            h[(name, False)] = lambda a: None
-        h[("SPTS", True)] = lambda a: "0"
+    def command_error(self, query: bool, unknown: bool) -> None:
+        self.esr |= ESR_CMD if unknown else ESR_EXE
 
     # ---------------------------------------------------------------- settings
     def _changed(self, apply: Callable[[], None]) -> None:
@@ -138,52 +105,36 @@ class SR830Device:
         apply()
         self.world.lockin_changed()
 
-    def _set_frequency(self, a: list[str]) -> None:
-        f = _float(a[0], 0.001, 102000.0)
-        self._changed(lambda: setattr(self.world.lockin, "frequency_Hz", f))
+    def set_frequency(self, f_Hz: float) -> None:
+        self._changed(lambda: setattr(self.world.lockin, "frequency_Hz", f_Hz))
 
-    def _set_amplitude(self, a: list[str]) -> None:
-        v = _float(a[0], 0.004, 5.0)
+    def set_amplitude(self, v: float) -> None:
+        # ⚠ 2 mV resolution (protocols.md §1.2)
         self._changed(lambda: setattr(self.world.lockin, "amplitude_V", round(v / 0.002) * 0.002))
 
-    def _set_phase(self, a: list[str]) -> None:
-        p = _float(a[0], -360.0, 729.99)
-        p = (p + 180.0) % 360.0 - 180.0
-        self._changed(lambda: setattr(self.world.lockin, "phase_deg", p))
+    def set_phase(self, p_deg: float) -> None:
+        self._changed(lambda: setattr(self.world.lockin, "phase_deg", _wrap_deg(p_deg)))
 
-    def _set_time_constant(self, a: list[str]) -> None:
-        tau = SR830.TIME_CONSTANTS[_int(a[0], 0, 19)]
-        self._changed(lambda: setattr(self.world.lockin, "tau_s", tau))
+    def set_time_constant(self, i: int) -> None:
+        self._changed(lambda: setattr(self.world.lockin, "tau_s", SR830.TIME_CONSTANTS[i]))
 
-    def _set_slope(self, a: list[str]) -> None:
-        slope = SR830.FILTER_SLOPES[_int(a[0], 0, 3)]
-        self._changed(lambda: setattr(self.world.lockin, "slope_dB", slope))
+    def set_slope(self, i: int) -> None:
+        self._changed(lambda: setattr(self.world.lockin, "slope_dB", SR830.FILTER_SLOPES[i]))
 
-    def _set_sensitivity(self, a: list[str]) -> None:
-        self.world.lockin.sensitivity_V = SR830.SENSITIVITIES[_int(a[0], 0, 26)]
+    def set_sensitivity(self, i: int) -> None:
+        self.world.lockin.sensitivity_V = SR830.SENSITIVITIES[i]
 
-    def _plain_setter(self, name: str) -> Callable[[list[str]], None]:
-        _, low, high = PLAIN_SETTINGS[name]
+    def set_display(self, channel: int, source: int, ratio: int) -> None:
+        self.display[channel] = (source, ratio)
 
-        def setter(a: list[str]) -> None:
-            self.plain[name] = _int(a[-1], low, high)
+    def set_offset(self, output: int, percent: float, expand: int) -> None:
+        self.offsets[output] = (percent, expand)
 
-        return setter
-
-    def _plain_getter(self, name: str) -> Callable[[list[str]], str]:
-        return lambda a: str(self.plain[name])
-
-    def _set_aux(self, a: list[str]) -> None:
-        self.aux_out[_int(a[0], 1, 4)] = _float(a[1], -10.5, 10.5)
-
-    def _set_display(self, a: list[str]) -> None:
-        self.display[_int(a[0], 1, 2)] = (_int(a[1], 0, 4), _int(a[2], 0, 2))
-
-    def _set_offset(self, a: list[str]) -> None:
-        self.offsets[_int(a[0], 1, 3)] = (_float(a[1], -105.0, 105.0), _int(a[2], 0, 2))
+    def set_aux(self, output: int, volts: float) -> None:
+        self.aux_out[output] = volts
 
     # ---------------------------------------------------------------- readings
-    def _output(self) -> complex:
+    def output(self) -> complex:
         """X + iY now, with overload bits latched and the outputs saturating at 110 %."""
         z = self.world.lockin_output()
         sens = self.world.lockin.sensitivity_V
@@ -194,8 +145,9 @@ class SR830Device:
         limit = 1.1 * sens
         return complex(max(-limit, min(limit, z.real)), max(-limit, min(limit, z.imag)))
 
-    def _values(self, codes: list[int]) -> list[str]:
-        z = self._output()
+    def values(self, codes: list[int]) -> str:
+        """SNAP? parameters by code, taken at one instant (SR830 manual p. 5-16)."""
+        z = self.output()
         out = []
         for code in codes:
             if code == 1:
@@ -207,84 +159,122 @@ class SR830Device:
             elif code == 4:
                 out.append(math.degrees(cmath.phase(z)))
             elif 5 <= code <= 8:
-                out.append(0.0)
+                out.append(0.0)  # aux inputs are not wired
             elif code == 9:
                 out.append(self.world.lockin.frequency_Hz)
-            elif code in (10, 11):  # displays show X and Y in their default setup
+            else:  # 10, 11: the displays show X and Y in their default setup
                 out.append(z.real if code == 10 else z.imag)
-            else:
-                raise ValueError(code)
-        return [_fmt(v) for v in out]
+        return ",".join(six_digits(v) for v in out)
 
-    def _outp(self, a: list[str]) -> str:
-        return self._values([_int(a[0], 1, 4)])[0]
-
-    def _snap(self, a: list[str]) -> str:
-        if not 2 <= len(a) <= 6:
-            raise ValueError("SNAP? takes 2 to 6 parameters")
-        return ",".join(self._values([_int(x, 1, 11) for x in a]))
-
-    def _auto_gain(self, a: list[str]) -> None:
+    def auto_gain(self) -> None:
         r = abs(self.world.lockin_output())
         self.world.lockin.sensitivity_V = SR830.sensitivity_for(r, headroom=0.8)
 
-    def _auto_phase(self, a: list[str]) -> None:
+    def auto_phase(self) -> None:
         z = self.world.lockin_output()
         p = self.world.lockin.phase_deg + math.degrees(cmath.phase(z))
-        self._changed(lambda: setattr(self.world.lockin, "phase_deg",
-                                      (p + 180.0) % 360.0 - 180.0))
+        self._changed(lambda: setattr(self.world.lockin, "phase_deg", _wrap_deg(p)))
 
     # ---------------------------------------------------------------- status
-    def _cls(self, a: list[str]) -> None:
+    def clear_status(self) -> None:
         self.esr = self.lias = self.errs = 0
 
-    def _read_esr(self, a: list[str]) -> str:
-        if a:
-            return str((self.esr >> _int(a[0], 0, 7)) & 1)
+    def read_esr(self, bit: int | None) -> str:
+        if bit is not None:
+            return str((self.esr >> bit) & 1)
         value, self.esr = self.esr, 0
         return str(value)
 
-    def _read_stb(self, a: list[str]) -> str:
+    def read_stb(self) -> str:
         stb = 2  # IFC: no command executing
         if self.errs:
             stb |= 4
-        if self.lias & self.plain["LIAE"]:
+        if self.lias & self.stored["LIAE"]:
             stb |= 8
-        if self.esr & self.plain["*ESE"]:
+        if self.esr & self.stored["*ESE"]:
             stb |= 32
         return str(stb)
 
-    def _read_lias(self, a: list[str]) -> str:
-        self._output()  # overload is judged on the output as it is now
-        if a:
-            bit = _int(a[0], 0, 7)
+    def read_lias(self, bit: int | None) -> str:
+        self.output()  # overload is judged on the output as it is now
+        if bit is not None:
             value = (self.lias >> bit) & 1
             self.lias &= ~(1 << bit)
             return str(value)
         value, self.lias = self.lias, 0
         return str(value)
 
-    def _read_errs(self, a: list[str]) -> str:
-        if a:
-            return str((self.errs >> _int(a[0], 0, 7)) & 1)
+    def read_errs(self, bit: int | None) -> str:
+        if bit is not None:
+            return str((self.errs >> bit) & 1)
         value, self.errs = self.errs, 0
         return str(value)
 
-
-def _float(text: str, low: float, high: float) -> float:
-    v = float(text)
-    if not (math.isfinite(v) and low <= v <= high):
-        raise ValueError(f"{v} outside {low}..{high}")
-    return v
-
-
-def _int(text: str, low: int, high: int) -> int:
-    """An index argument; pymeasure sends some as floats (``SRAT4.000000``)."""
-    v = float(text)
-    if v != int(v) or not low <= v <= high:
-        raise ValueError(f"{text} is not an integer in {low}..{high}")
-    return int(v)
-
-
-def _index(table: list[float], value: float) -> int:
-    return min(range(len(table)), key=lambda i: abs(table[i] - value))
+    # ---------------------------------------------------------------- the command set
+    table = Table(grammar=four_letter, rows=[
+        # common commands (SR830 manual p. 5-21)
+        Row("*IDN", get=lambda d: d.idn),
+        Row("*RST", apply=reset),
+        Row("*CLS", apply=clear_status),
+        Row("*ESR", get=read_esr, get_args=BIT),
+        Row("*STB", get=read_stb),
+        Register("*ESE"),
+        Register("*SRE"),
+        Row("*OPC", get=lambda d: "1", apply=lambda d: None),
+        Row("*WAI", apply=lambda d: None),
+        # reference and phase (p. 5-4)
+        Row("PHAS", get=lambda d: six_digits(d.world.lockin.phase_deg),
+            set=float_in(-360.0, 729.99), apply=set_phase),
+        Row("FREQ", get=lambda d: six_digits(d.world.lockin.frequency_Hz),
+            set=float_in(0.001, 102_000.0), apply=set_frequency),
+        Row("SLVL", get=lambda d: six_digits(d.world.lockin.amplitude_V),
+            set=float_in(0.004, 5.0), apply=set_amplitude),
+        Stored("FMOD", 1, set=int_in(0, 1)),  # 0 external, 1 internal
+        Stored("RSLP", 0, set=int_in(0, 2)),
+        Stored("HARM", 1, set=int_in(1, 19999)),
+        # input and filter (p. 5-5)
+        Stored("ISRC", 0, set=int_in(0, 3)),
+        Stored("IGND", 0, set=int_in(0, 1)),
+        Stored("ICPL", 0, set=int_in(0, 1)),
+        Stored("ILIN", 0, set=int_in(0, 3)),
+        # gain and time constant (p. 5-6)
+        Row("SENS", get=lambda d: str(_index(SR830.SENSITIVITIES, d.world.lockin.sensitivity_V)),
+            set=int_in(0, 26), apply=set_sensitivity),
+        Stored("RMOD", 1, set=int_in(0, 2)),
+        Row("OFLT", get=lambda d: str(_index(SR830.TIME_CONSTANTS, d.world.lockin.tau_s)),
+            set=int_in(0, 19), apply=set_time_constant),
+        Row("OFSL", get=lambda d: str(SR830.FILTER_SLOPES.index(d.world.lockin.slope_dB)),
+            set=int_in(0, 3), apply=set_slope),
+        Stored("SYNC", 0, set=int_in(0, 1)),
+        # display and output (p. 5-8)
+        Row("DDEF", get=lambda d, ch: "{},{}".format(*d.display[ch]), get_args=int_in(1, 2),
+            set=(int_in(1, 2), int_in(0, 4), int_in(0, 2)), apply=set_display),
+        Row("OEXP", get=lambda d, o: "{},{}".format(six_digits(d.offsets[o][0]), d.offsets[o][1]),
+            get_args=int_in(1, 3), set=(int_in(1, 3), float_in(-105.0, 105.0), int_in(0, 2)),
+            apply=set_offset),
+        Row("AOFF", apply=lambda d: None),
+        # aux inputs and outputs (p. 5-9)
+        Row("OAUX", get=lambda d: six_digits(0.0)),  # aux inputs are not wired
+        Row("AUXV", get=lambda d, o: six_digits(d.aux_out[o]), get_args=int_in(1, 4),
+            set=(int_in(1, 4), float_in(-10.5, 10.5)), apply=set_aux),
+        # setup (p. 5-10)
+        Stored("SRAT", 4, set=int_in(0, 14)),
+        Stored("SEND", 1, set=int_in(0, 1)),
+        Stored("TSTR", 0, set=int_in(0, 1)),
+        Stored("FAST", 0, set=int_in(0, 2)),
+        # auto functions (p. 5-11)
+        Row("AGAN", apply=auto_gain),
+        Row("ARSV", apply=lambda d: None),
+        Row("APHS", apply=auto_phase),
+        # data storage (p. 5-13): the buffer is not modelled
+        *(Row(name, apply=lambda d: None) for name in ("STRT", "PAUS", "REST", "TRIG", "STRD")),
+        Row("SPTS", get=lambda d: "0"),
+        # data transfer (p. 5-15)
+        Row("OUTP", get=lambda d, code: d.values([code]), get_args=int_in(1, 4)),
+        Row("SNAP", get=lambda d, codes: d.values(codes), get_args=rest(int_in(1, 11), 2, 6)),
+        # status (p. 5-21)
+        Row("LIAS", get=read_lias, get_args=BIT),
+        Row("ERRS", get=read_errs, get_args=BIT),
+        Register("LIAE"),
+        Register("ERRE"),
+    ])
