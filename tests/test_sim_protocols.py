@@ -201,6 +201,21 @@ def test_430_ramps_at_the_set_rate_and_quenches(virtual_lab, raw_client):
     assert q("STATE?") == "8"
 
 
+def test_430_zeroing_reads_6_while_the_current_falls_then_8(virtual_lab, raw_client):
+    """The magnet's states are model-neutral; the 430 twin maps them to its STATE? codes."""
+    c = raw_client(port(virtual_lab, "magnet"))
+    q = lambda cmd: c.query(cmd, terminator=b"\r\n")  # noqa: E731
+    c.read_line(b"\r\n"), c.read_line(b"\r\n")
+    assert q("CONF:FIELD:TARG 0.02;RAMP;STATE?") == "1"  # the reply: both sets were executed
+    virtual_lab.clock.wait(25.0)  # 0.001 T/s by default: there after 20 s
+    assert (q("STATE?"), q("PAUSE;STATE?")) == ("2", "3")
+    assert q("ZERO;STATE?") == "6"
+    virtual_lab.clock.wait(5.0)
+    assert q("STATE?") == "6" and float(q("FIELD:MAG?")) == pytest.approx(0.015)
+    virtual_lab.clock.wait(20.0)
+    assert (q("STATE?"), q("FIELD:MAG?")) == ("8", "0.0")
+
+
 def test_each_connection_has_its_own_input_buffer(virtual_lab, raw_client):
     a = raw_client(port(virtual_lab, "lockin"))
     b = raw_client(port(virtual_lab, "lockin"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from cryolab.sim.magnet import RampState
 from cryolab.sim.protocol import (
     Row,
     ScpiTable,
@@ -29,6 +30,10 @@ from cryolab.sim.world import World
 
 KG_PER_T = 10.0
 SEGMENT = int_in(1, 10)  # ramp segments 1–10
+#: STATE? codes (430 manual Table 4-5); 4, 5 (manual ramps) and 9, 10 (persistent switch
+#: heating, cooling) are never entered: the twin has neither
+STATE_CODES = {RampState.RAMPING: 1, RampState.HOLDING: 2, RampState.PAUSED: 3,
+               RampState.ZEROING: 6, RampState.QUENCHED: 7, RampState.AT_ZERO: 8}
 
 
 class AMI430Device(TableDevice):
@@ -178,7 +183,7 @@ class AMI430Device(TableDevice):
         Row("RAMP", apply=lambda d: d.magnet.ramp()),
         Row("PAUSE", apply=lambda d: d.magnet.pause()),
         Row("ZERO", apply=lambda d: d.magnet.zero()),
-        Row("STATE", get=lambda d: str(int(d.magnet.state))),
+        Row("STATE", get=lambda d: str(STATE_CODES[d.magnet.state])),
         Row("QUench", get=lambda d: str(int(d.magnet.quenched)), set=bit, apply=set_quench),
         # persistent switch: none installed. Switching it is refused (⚠ the code a real unit
         # queues here is not documented; -102 is the documented "invalid argument")
