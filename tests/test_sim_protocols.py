@@ -101,6 +101,20 @@ def test_sr830_status_bits_latch_until_read(virtual_lab, raw_client):
     assert c.query("LIAS?2") == "0"  # reading cleared it
 
 
+def test_sr830_external_reference_with_nothing_at_ref_in_reports_an_unlock(virtual_lab,
+                                                                           raw_client):
+    """The lab's only lock-in drives the sample itself; FMOD 0 leaves its REF IN empty."""
+    c = raw_client(port(virtual_lab, "lockin"))
+    c.send("FREQ 3.33;SENS 26\n")
+    assert c.query("FMOD 0;FMOD?") == "0"
+    assert c.query("LIAS? 3") == "1"  # reference unlock
+    assert c.query("FREQ?") == "3.33"  # the oscillator free-runs where it was (⚠) ...
+    c.send("FREQ 5\n")  # ... and FREQ sets it in internal mode only (SR830 manual p. 5-4)
+    assert (c.query("*ESR?"), c.query("FREQ?")) == ("16", "3.33")
+    assert c.query("FMOD 1;LIAS? 3") == "0"
+    assert c.query("FREQ 5;FREQ?") == "5"
+
+
 def test_372_joins_replies_with_semicolons_and_ends_with_crlf(virtual_lab, raw_client):
     c = raw_client(port(virtual_lab, "bridge"))
     c.send("RANGE 0,4;RAMP 0,1,0.5;SETP 0,0.100\r\n")

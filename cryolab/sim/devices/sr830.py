@@ -28,7 +28,7 @@ from cryolab.sim.world import World
 from instruments.srs_sr830 import SR830
 
 ESR_EXE, ESR_CMD = 16, 32
-LIAS_INPUT_OVERLOAD, LIAS_OUTPUT_OVERLOAD = 1, 4
+LIAS_INPUT_OVERLOAD, LIAS_OUTPUT_OVERLOAD, LIAS_UNLOCK = 1, 4, 8
 INPUT_OVERLOAD_V = 1.0  # the A input saturates around 1 V (SR830 spec, full-scale input)
 
 
@@ -69,24 +69,28 @@ def _wrap_deg(p: float) -> float:
 
 
 class SR830Device(TableDevice):
-    """Command interpreter of one simulated SR830 bound to a world."""
+    """Command interpreter of one simulated SR830, wired into a world as one of its lock-ins
+    (``World.add_lockin``: which sample, which voltage, whose reference)."""
 
     role = "lockin"
     idn = "Stanford_Research_Systems,SR830,s/n46117,ver1.07"
     reply_terminator = "\n"
 
-    def __init__(self, world: World, name: str = "lockin") -> None:
+    def __init__(self, world: World, name: str = "lockin", *, sample: str | None = None,
+                 measures: str = "xx", driven_by: str | None = None) -> None:
         super().__init__(world, name)
+        self.lk = world.add_lockin(name, sample=sample, measures=measures, driven_by=driven_by)
         self.reset()
 
     def reset(self) -> None:
         """*RST defaults (⚠ protocols.md §7: assumed from the front-panel defaults)."""
         with self.world.lock:
             self.world.advance()
-            s = self.world.lockin
+            s = self.lk.settings
             s.frequency_Hz, s.amplitude_V, s.phase_deg = 1000.0, 1.0, 0.0
             s.tau_s, s.slope_dB, s.sensitivity_V = 0.1, 12, 1.0
-            self.world.lockin_changed()
+            s.external_reference = False
+            self.world.lockin_changed(self.lk)
         self.stored = self.table.defaults()
         self.display = {1: (0, 0), 2: (0, 0)}
         self.aux_out = dict.fromkeys(range(1, 5), 0.0)
@@ -103,26 +107,35 @@ class SR830Device(TableDevice):
         # the past ran with the old setting: integrate up to now, then change it
         self.world.advance()
         apply()
-        self.world.lockin_changed()
+        self.world.lockin_changed(self.lk)
 
     def set_frequency(self, f_Hz: float) -> None:
-        self._changed(lambda: setattr(self.world.lockin, "frequency_Hz", f_Hz))
+        if self.lk.settings.external_reference:  # FREQ needs the internal reference (p. 5-4)
+            raise ValueError("FREQ with the external reference")
+        self._changed(lambda: setattr(self.lk.settings, "frequency_Hz", f_Hz))
+
+    def set_reference_source(self, internal: int) -> None:
+        self._changed(lambda: setattr(self.lk.settings, "external_reference", not internal))
+
+    def reference_frequency_Hz(self) -> float:
+        """FREQ? and SNAP? 9: the reference frequency, internal or measured at REF IN."""
+        return self.world.reference_frequency_Hz(self.lk)
 
     def set_amplitude(self, v: float) -> None:
         # ⚠ 2 mV resolution (protocols.md §1.2)
-        self._changed(lambda: setattr(self.world.lockin, "amplitude_V", round(v / 0.002) * 0.002))
+        self._changed(lambda: setattr(self.lk.settings, "amplitude_V", round(v / 0.002) * 0.002))
 
     def set_phase(self, p_deg: float) -> None:
-        self._changed(lambda: setattr(self.world.lockin, "phase_deg", _wrap_deg(p_deg)))
+        self._changed(lambda: setattr(self.lk.settings, "phase_deg", _wrap_deg(p_deg)))
 
     def set_time_constant(self, i: int) -> None:
-        self._changed(lambda: setattr(self.world.lockin, "tau_s", SR830.TIME_CONSTANTS[i]))
+        self._changed(lambda: setattr(self.lk.settings, "tau_s", SR830.TIME_CONSTANTS[i]))
 
     def set_slope(self, i: int) -> None:
-        self._changed(lambda: setattr(self.world.lockin, "slope_dB", SR830.FILTER_SLOPES[i]))
+        self._changed(lambda: setattr(self.lk.settings, "slope_dB", SR830.FILTER_SLOPES[i]))
 
     def set_sensitivity(self, i: int) -> None:
-        self.world.lockin.sensitivity_V = SR830.SENSITIVITIES[i]
+        self.lk.settings.sensitivity_V = SR830.SENSITIVITIES[i]
 
     def set_display(self, channel: int, source: int, ratio: int) -> None:
         self.display[channel] = (source, ratio)
@@ -136,12 +149,14 @@ class SR830Device(TableDevice):
     # ---------------------------------------------------------------- readings
     def output(self) -> complex:
         """X + iY now, with overload bits latched and the outputs saturating at 110 %."""
-        z = self.world.lockin_output()
-        sens = self.world.lockin.sensitivity_V
+        z = self.world.lockin_output(self.lk)
+        sens = self.lk.settings.sensitivity_V
         if max(abs(z.real), abs(z.imag), abs(z)) > sens:
             self.lias |= LIAS_OUTPUT_OVERLOAD
-        if abs(self.world.input_phasor()) > INPUT_OVERLOAD_V:
+        if abs(self.world.input_phasor(self.lk)) > INPUT_OVERLOAD_V:
             self.lias |= LIAS_INPUT_OVERLOAD
+        if not self.world.reference_locked(self.lk):
+            self.lias |= LIAS_UNLOCK
         limit = 1.1 * sens
         return complex(max(-limit, min(limit, z.real)), max(-limit, min(limit, z.imag)))
 
@@ -161,19 +176,19 @@ class SR830Device(TableDevice):
             elif 5 <= code <= 8:
                 out.append(0.0)  # aux inputs are not wired
             elif code == 9:
-                out.append(self.world.lockin.frequency_Hz)
+                out.append(self.reference_frequency_Hz())
             else:  # 10, 11: the displays show X and Y in their default setup
                 out.append(z.real if code == 10 else z.imag)
         return ",".join(six_digits(v) for v in out)
 
     def auto_gain(self) -> None:
-        r = abs(self.world.lockin_output())
-        self.world.lockin.sensitivity_V = SR830.sensitivity_for(r, headroom=0.8)
+        r = abs(self.world.lockin_output(self.lk))
+        self.lk.settings.sensitivity_V = SR830.sensitivity_for(r, headroom=0.8)
 
     def auto_phase(self) -> None:
-        z = self.world.lockin_output()
-        p = self.world.lockin.phase_deg + math.degrees(cmath.phase(z))
-        self._changed(lambda: setattr(self.world.lockin, "phase_deg", _wrap_deg(p)))
+        z = self.world.lockin_output(self.lk)
+        p = self.lk.settings.phase_deg + math.degrees(cmath.phase(z))
+        self._changed(lambda: setattr(self.lk.settings, "phase_deg", _wrap_deg(p)))
 
     # ---------------------------------------------------------------- status
     def clear_status(self) -> None:
@@ -223,13 +238,14 @@ class SR830Device(TableDevice):
         Row("*OPC", get=lambda d: "1", apply=lambda d: None),
         Row("*WAI", apply=lambda d: None),
         # reference and phase (p. 5-4)
-        Row("PHAS", get=lambda d: six_digits(d.world.lockin.phase_deg),
+        Row("PHAS", get=lambda d: six_digits(d.lk.settings.phase_deg),
             set=float_in(-360.0, 729.99), apply=set_phase),
-        Row("FREQ", get=lambda d: six_digits(d.world.lockin.frequency_Hz),
+        Row("FREQ", get=lambda d: six_digits(d.reference_frequency_Hz()),
             set=float_in(0.001, 102_000.0), apply=set_frequency),
-        Row("SLVL", get=lambda d: six_digits(d.world.lockin.amplitude_V),
+        Row("SLVL", get=lambda d: six_digits(d.lk.settings.amplitude_V),
             set=float_in(0.004, 5.0), apply=set_amplitude),
-        Stored("FMOD", 1, set=int_in(0, 1)),  # 0 external, 1 internal
+        Row("FMOD", get=lambda d: str(int(not d.lk.settings.external_reference)),
+            set=int_in(0, 1), apply=set_reference_source),  # 0 external, 1 internal
         Stored("RSLP", 0, set=int_in(0, 2)),
         Stored("HARM", 1, set=int_in(1, 19999)),
         # input and filter (p. 5-5)
@@ -238,12 +254,12 @@ class SR830Device(TableDevice):
         Stored("ICPL", 0, set=int_in(0, 1)),
         Stored("ILIN", 0, set=int_in(0, 3)),
         # gain and time constant (p. 5-6)
-        Row("SENS", get=lambda d: str(_index(SR830.SENSITIVITIES, d.world.lockin.sensitivity_V)),
+        Row("SENS", get=lambda d: str(_index(SR830.SENSITIVITIES, d.lk.settings.sensitivity_V)),
             set=int_in(0, 26), apply=set_sensitivity),
         Stored("RMOD", 1, set=int_in(0, 2)),
-        Row("OFLT", get=lambda d: str(_index(SR830.TIME_CONSTANTS, d.world.lockin.tau_s)),
+        Row("OFLT", get=lambda d: str(_index(SR830.TIME_CONSTANTS, d.lk.settings.tau_s)),
             set=int_in(0, 19), apply=set_time_constant),
-        Row("OFSL", get=lambda d: str(SR830.FILTER_SLOPES.index(d.world.lockin.slope_dB)),
+        Row("OFSL", get=lambda d: str(SR830.FILTER_SLOPES.index(d.lk.settings.slope_dB)),
             set=int_in(0, 3), apply=set_slope),
         Stored("SYNC", 0, set=int_in(0, 1)),
         # display and output (p. 5-8)
