@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import cmath
 import math
-from collections.abc import Callable
 
 from cryolab.sim.protocol import (
     Row,
@@ -85,12 +84,8 @@ class SR830Device(TableDevice):
     def reset(self) -> None:
         """*RST defaults (⚠ protocols.md §7: assumed from the front-panel defaults)."""
         with self.world.lock:
-            self.world.advance()
-            s = self.lk.settings
-            s.frequency_Hz, s.amplitude_V, s.phase_deg = 1000.0, 1.0, 0.0
-            s.tau_s, s.slope_dB, s.sensitivity_V = 0.1, 12, 1.0
-            s.external_reference = False
-            self.world.lockin_changed(self.lk)
+            self._change(frequency_Hz=1000.0, amplitude_V=1.0, phase_deg=0.0, tau_s=0.1,
+                         slope_dB=12, sensitivity_V=1.0, external_reference=False)
         self.stored = self.table.defaults()
         self.display = {1: (0, 0), 2: (0, 0)}
         self.aux_out = dict.fromkeys(range(1, 5), 0.0)
@@ -103,19 +98,20 @@ class SR830Device(TableDevice):
         self.esr |= ESR_CMD if unknown else ESR_EXE
 
     # ---------------------------------------------------------------- settings
-    def _changed(self, apply: Callable[[], None]) -> None:
-        # the past ran with the old setting: integrate up to now, then change it
+    def _change(self, **settings: float) -> None:
+        """New analog settings; the past ran with the old ones, so integrate up to now first."""
         self.world.advance()
-        apply()
+        for key, value in settings.items():
+            setattr(self.lk.settings, key, value)
         self.world.lockin_changed(self.lk)
 
     def set_frequency(self, f_Hz: float) -> None:
         if self.lk.settings.external_reference:  # FREQ needs the internal reference (p. 5-4)
             raise ValueError("FREQ with the external reference")
-        self._changed(lambda: setattr(self.lk.settings, "frequency_Hz", f_Hz))
+        self._change(frequency_Hz=f_Hz)
 
     def set_reference_source(self, internal: int) -> None:
-        self._changed(lambda: setattr(self.lk.settings, "external_reference", not internal))
+        self._change(external_reference=not internal)
 
     def reference_frequency_Hz(self) -> float:
         """FREQ? and SNAP? 9: the reference frequency, internal or measured at REF IN."""
@@ -123,16 +119,16 @@ class SR830Device(TableDevice):
 
     def set_amplitude(self, v: float) -> None:
         # ⚠ 2 mV resolution (protocols.md §1.2)
-        self._changed(lambda: setattr(self.lk.settings, "amplitude_V", round(v / 0.002) * 0.002))
+        self._change(amplitude_V=round(v / 0.002) * 0.002)
 
     def set_phase(self, p_deg: float) -> None:
-        self._changed(lambda: setattr(self.lk.settings, "phase_deg", _wrap_deg(p_deg)))
+        self._change(phase_deg=_wrap_deg(p_deg))
 
     def set_time_constant(self, i: int) -> None:
-        self._changed(lambda: setattr(self.lk.settings, "tau_s", SR830.TIME_CONSTANTS[i]))
+        self._change(tau_s=SR830.TIME_CONSTANTS[i])
 
     def set_slope(self, i: int) -> None:
-        self._changed(lambda: setattr(self.lk.settings, "slope_dB", SR830.FILTER_SLOPES[i]))
+        self._change(slope_dB=SR830.FILTER_SLOPES[i])
 
     def set_sensitivity(self, i: int) -> None:
         self.lk.settings.sensitivity_V = SR830.SENSITIVITIES[i]
@@ -188,7 +184,7 @@ class SR830Device(TableDevice):
     def auto_phase(self) -> None:
         z = self.world.lockin_output(self.lk)
         p = self.lk.settings.phase_deg + math.degrees(cmath.phase(z))
-        self._changed(lambda: setattr(self.lk.settings, "phase_deg", _wrap_deg(p)))
+        self._change(phase_deg=_wrap_deg(p))
 
     # ---------------------------------------------------------------- status
     def clear_status(self) -> None:
