@@ -144,8 +144,8 @@ class SampleModel:
     # have Hall densities of 1e19–1e21 cm⁻³ (Ovadyahu's a-InOx series); the dense end,
     # n ≈ 1e21 cm⁻³, in d ≈ 20 nm gives 0.31 Ω/T. ⚠ the paper states neither n nor d
     hall_ohm_per_T: float = 0.3
-    # the Hall probes sit a little apart along the bar, so they also pick up this fraction of
-    # ρ_xx (even in H, unlike the Hall term); 1 % is a careful lithographer's offset
+    # Hall probes Δx apart along the bar also see ρ_xx·Δx/W (even in H, unlike the Hall term):
+    # m = Δx/W = 1 % is a 1 µm offset on the 100 µm wide bar
     misalignment: float = 0.01
 
     def R4pt_ohm(self, T_K: float, H_Oe: float) -> float:
