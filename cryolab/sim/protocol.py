@@ -403,7 +403,7 @@ class TableDevice:
 
     def handle_line(self, line: str) -> list[str]:
         """Execute one input line; return the reply lines (without terminators)."""
-        table = self.table
+        grammar, lookup = self.table.grammar, self.table.lookup
         replies: list[str] = []
         with self.world.lock:
             self.before_line()
@@ -411,21 +411,25 @@ class TableDevice:
                 part = part.strip()
                 if not part:
                     continue
-                header = table.grammar(part)
-                found = None if header is None else table.lookup(header[0], header[1])
+                header = grammar(part)
+                if header is None:
+                    self.command_error(False, unknown=True)
+                    continue
+                key, query, text = header
+                found = lookup(key, query)
                 if found is None:
-                    self.command_error(header is not None and header[1], unknown=True)
+                    self.command_error(query, unknown=True)
                     continue
                 side, path_args = found
-                args = split_args(header[2])
+                args = split_args(text) if text else []
                 if path_args:
                     args = [*path_args, *args]
                 try:
                     reply = side(self, args)
                 except (ValueError, IndexError, KeyError):
-                    self.command_error(header[1], unknown=False)
+                    self.command_error(query, unknown=False)
                     continue
-                if header[1] and reply is not None:
+                if query and reply is not None:
                     replies.append(reply)
             self.after_line()
         if self.join_replies is not None and replies:
