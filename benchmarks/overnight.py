@@ -25,7 +25,7 @@ SEQUENCE = Path(__file__).resolve().parent.parent / "sequences" / "overnight_fie
 
 #: module path fragments → component, first match wins
 COMPONENTS = (
-    ("simulator", ("instruments/simulated/", "cryolab/sim/")),
+    ("simulator", ("cryolab/sim/",)),
     ("drivers and sockets", ("instruments/", "pymeasure/", "pyvisa", "socket", "selectors")),
     ("writer", ("cryolab/storage", "h5py/")),
     ("fitter", ("cryolab/analysis/", "scipy/")),

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from cryolab.sequence import FieldSweep, RampSpec, Sequence, SetExcitation
 from cryolab.session import RunSpec, Session
+from cryolab.sim.faults import FaultRule
 from cryolab.station import load_station
 from cryolab.storage import RunFile
-from instruments.simulated.server import FaultRule
 
 
 def rss_mb() -> float:

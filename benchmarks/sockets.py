@@ -20,9 +20,9 @@ from cryolab.analysis.live import LiveFitter
 from cryolab.clock import VirtualClock
 from cryolab.runner import Runner
 from cryolab.sequence import RampTemperature, Sequence
+from cryolab.sim.lab import SimulatedLab
 from cryolab.station import connect, load_station
 from cryolab.storage import RunWriter
-from instruments.simulated.lab import SimulatedLab
 
 N_POINTS = 3_000
 

@@ -36,44 +36,21 @@ from cryolab.session import (
     prepare_resume,
     validate,
 )
+from cryolab.sim.faults import FaultRule, parse_fault_spec
+from cryolab.sim.lab import NAMES, SimulatedLab
 from cryolab.station import ConnectError
 from cryolab.storage import RunFile, RunFileError, export_csv
-from instruments.simulated.lab import NAMES, SimulatedLab
-from instruments.simulated.server import FAULT_KINDS, FaultRule
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 MAX_CSV_BYTES = 200_000_000  # 10⁶ points of a few columns fit many times over
 
 
 def parse_fault(spec: str) -> tuple[str, FaultRule]:
-    """``INSTRUMENT:KIND[:rate=P|:at=S[,for=S]]`` → (instrument, rule).
-
-    Examples: ``lockin:timeout:rate=0.01``, ``magnet:disconnect:at=3600``,
-    ``bridge:timeout:at=600,for=120`` (an outage of 120 simulated seconds).
-    """
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or parts[0] not in NAMES or parts[1] not in FAULT_KINDS:
-        raise argparse.ArgumentTypeError(
-            f"fault {spec!r}: expected INSTRUMENT:KIND[:rate=P|:at=S[,for=S]] with INSTRUMENT "
-            f"one of {', '.join(NAMES)} and KIND one of {', '.join(FAULT_KINDS)}")
-    options: dict[str, float] = {}
-    if len(parts) == 3:
-        for item in parts[2].split(","):
-            key, _, value = item.partition("=")
-            try:
-                options[key.strip()] = float(value)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"fault {spec!r}: {item!r} is not key=number") \
-                    from None
-    if set(options) - {"rate", "at", "for"} or ("rate" in options) == ("at" in options) or \
-            ("for" in options and "at" not in options):
-        raise argparse.ArgumentTypeError(f"fault {spec!r}: give either rate=P or at=S[,for=S]")
+    """``--fault`` specs by the simulator's own parser; a malformed one is a usage error."""
     try:
-        rule = FaultRule(parts[1], rate=options.get("rate", 0.0), at_s=options.get("at"),
-                         duration_s=options.get("for", 0.0))
+        return parse_fault_spec(spec, NAMES)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"fault {spec!r}: {exc}") from None
-    return parts[0], rule
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_sim_serve(args: argparse.Namespace) -> int:

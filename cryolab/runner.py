@@ -103,6 +103,7 @@ class Runner:
         self._auto_frequency = False  # set by an excitation with frequency_Hz: auto
         self._fixed_tau: float | None = None  # a time constant the sequence fixed
         self._in_safe_state = False
+        self._paused_s = 0.0  # clock time spent paused, left out of every timeout
         self.faults = station.config.faults
         station.guard(self.faults.retries, self._on_fault, self._on_down)
 
@@ -183,6 +184,10 @@ class Runner:
         if self._pause.is_set():
             self._hold_paused()
 
+    def active_time(self) -> float:
+        """The clock minus the time spent paused: timeouts count only time spent working."""
+        return self.clock.now() - self._paused_s
+
     def _hold_paused(self) -> None:
         """Freeze what moves (magnet ramp, temperature ramp) until resume or abort."""
         heater, magnet = self.station.bridge.sample_heater, self.station.magnet
@@ -199,9 +204,11 @@ class Runner:
         self.emit(RunStateChanged(self.clock.now(), "paused"))
         self.note("paused" + (": magnet ramp held" if moving else "")
                   + (f", temperature ramp held at {T_now:.4g} K" if ramp_on else ""))
+        paused_at = self.clock.now()
         while self._pause.is_set() and not self._abort.is_set():
             self._wake.wait(0.2)  # wall time: a paused virtual clock must not run away
             self._wake.clear()
+        self._paused_s += self.clock.now() - paused_at
         if self._abort.is_set():
             raise RunAbortedError(self._abort_reason)
         if ramp_on:
@@ -337,14 +344,14 @@ class Runner:
     def acquire_until(self, done: Callable[[tuple], bool], timeout_s: float | None = None,
                       on_point: Callable[[tuple], None] | None = None) -> bool:
         """Take points at the pace of the time constant until ``done(row)``; False on timeout."""
-        deadline = self.clock.now() + timeout_s if timeout_s is not None else math.inf
+        deadline = self.active_time() + timeout_s if timeout_s is not None else math.inf
         while True:
             row = self.point()
             if on_point is not None:
                 on_point(row)
             if done(row):
                 return True
-            if self.clock.now() >= deadline:
+            if self.active_time() >= deadline:
                 return False
             self.sleep(self.acq.interval_s)
 
@@ -357,7 +364,7 @@ class Runner:
         distance = abs(target_Oe - self.acq.field_Oe) if math.isfinite(self.acq.field_Oe) \
             else 2 * self.station.config.limits.max_field_Oe
         allowed_s = 2 * distance / rate_Oe_per_s + 120.0
-        deadline = self.clock.now() + allowed_s
+        deadline = self.active_time() + allowed_s
         while True:
             state = magnet.magnet_state
             self.acq.field_Oe = magnet.field_Oe
@@ -370,7 +377,7 @@ class Runner:
             if not state.is_moving and state is not MagnetState.PAUSED:
                 raise RuntimeError(f"the magnet stopped in state {state.name} on its way to "
                                    f"{target_Oe:g} Oe")
-            if self.clock.now() > deadline:
+            if self.active_time() > deadline:
                 raise RuntimeError(f"the magnet did not reach {target_Oe:g} Oe within "
                                    f"{allowed_s:.0f} s")
             if acquire:

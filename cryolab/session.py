@@ -33,6 +33,7 @@ from cryolab.sequence import (
     read_sequence,
     sequence_from_text,
 )
+from cryolab.sim.lab import SimulatedLab
 from cryolab.station import (
     CALIBRATION_KEYS,
     Station,
@@ -50,7 +51,6 @@ from cryolab.storage import (
     clear_write_flag,
     steps_completed,
 )
-from instruments.simulated.lab import SimulatedLab
 
 log = logging.getLogger("cryolab")
 

@@ -1,1 +1,4 @@
-"""Instrument drivers (pymeasure ``Instrument`` subclasses) and their simulated counterparts."""
+"""Instrument drivers only (pymeasure ``Instrument`` subclasses); never imports cryolab.
+
+The simulated twins of these instruments live in ``cryolab.sim``.
+"""

@@ -12,8 +12,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from cryolab.clock import ScaledClock, VirtualClock
+from cryolab.sim.lab import SimulatedLab
 from cryolab.station import Station, connect, load_station
-from instruments.simulated.lab import SimulatedLab
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import yaml
 
 from cryolab.measurement import Flag
 from cryolab.session import Session, validate
+from cryolab.sim.faults import FaultRule
 from cryolab.storage import RunFile
-from instruments.simulated.server import FaultRule
 
 SEQUENCE = """
 name: faults

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from cryolab.clock import VirtualClock
 from cryolab.inputs import InputError
 from cryolab.session import Session, validate
+from cryolab.sim.lab import SimulatedLab
 from cryolab.station import connect, load_station
 from cryolab.storage import RunFile
 from instruments.limits import LimitError
-from instruments.simulated.lab import SimulatedLab
 
 STATION = load_station()
 LIM = STATION.limits

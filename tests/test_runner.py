@@ -8,8 +8,8 @@ import pytest
 from cryolab.events import PointTaken
 from cryolab.measurement import Flag
 from cryolab.session import Session, validate
+from cryolab.sim.magnet import RampState
 from cryolab.storage import RunFile
-from instruments.ami_430 import MagnetState
 
 
 def start_session(tmp_path, text, *, subscribers=(), speed=float("inf"), seed=1):
@@ -209,7 +209,7 @@ def test_abort_goes_to_the_safe_state_and_the_file_says_so(tmp_path, safe_magnet
         assert status == "aborted"
         assert heater.range_index == 0  # safe_state.heater: off
         assert world.lockin.amplitude_V == pytest.approx(0.1, abs=0.002)  # 0.1 nA × 1 GΩ
-        assert world.magnet.state in (MagnetState.PAUSED, MagnetState.HOLDING)
+        assert world.magnet.state in (RampState.PAUSED, RampState.HOLDING)
     finally:
         session.close()
     with RunFile(tmp_path / "run.h5") as run_file:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from cryolab.clock import VirtualClock
-from instruments.simulated.lab import SimulatedLab
-from instruments.simulated.server import FaultInjector, FaultRule
+from cryolab.sim.faults import FaultInjector, FaultRule, parse_fault_spec
+from cryolab.sim.lab import SimulatedLab
 
 READING = re.compile(r"^[+-]\d{3}\.\d{3}E[+-]\d{2}$")  # 372: +012.034E-03
 
@@ -71,6 +71,26 @@ def test_sr830_errors_are_silent_and_land_in_esr(virtual_lab, raw_client):
     assert c.query("SLVL?") == "1"  # unchanged from *RST
 
 
+def test_sr830_infinite_index_is_an_execution_error_not_a_dropped_connection(virtual_lab,
+                                                                           raw_client):
+    c = raw_client(port(virtual_lab, "lockin"))
+    c.send("OFLT inf\n")
+    assert c.query("*ESR?") == "16"
+    assert c.query("OFLT?") == "8"  # unchanged from *RST (0.1 s)
+
+
+def test_sr830_enable_registers_take_a_value_or_one_bit(virtual_lab, raw_client):
+    """``LIAE {i,} j`` (SR830 manual p. 5-21): pymeasure's quick_range sends ``LIAE 2,1``."""
+    c = raw_client(port(virtual_lab, "lockin"))
+    c.send("LIAE 2,1\n")
+    assert (c.query("LIAE?"), c.query("LIAE? 2"), c.query("LIAE? 1")) == ("4", "1", "0")
+    c.send("SENS 0\nFREQ 3.33\n")  # 1 nA into a 2 nV full scale: output overload, bit 2
+    c.query("OUTP?3")
+    assert int(c.query("*STB?")) & 8  # an enabled LIA bit is set
+    c.send("LIAE 3\n")
+    assert c.query("LIAE?") == "3"
+
+
 def test_sr830_status_bits_latch_until_read(virtual_lab, raw_client):
     c = raw_client(port(virtual_lab, "lockin"))
     # 1 V through 1 GΩ = 1 nA; the sample's volts exceed a 2 nV full scale at once
@@ -79,6 +99,20 @@ def test_sr830_status_bits_latch_until_read(virtual_lab, raw_client):
     c.send("SENS 26\n")  # no longer overloaded ...
     assert c.query("LIAS?2") == "1"  # ... but the bit latched
     assert c.query("LIAS?2") == "0"  # reading cleared it
+
+
+def test_sr830_external_reference_with_nothing_at_ref_in_reports_an_unlock(virtual_lab,
+                                                                           raw_client):
+    """The lab's only lock-in drives the sample itself; FMOD 0 leaves its REF IN empty."""
+    c = raw_client(port(virtual_lab, "lockin"))
+    c.send("FREQ 3.33;SENS 26\n")
+    assert c.query("FMOD 0;FMOD?") == "0"
+    assert c.query("LIAS? 3") == "1"  # reference unlock
+    assert c.query("FREQ?") == "3.33"  # the oscillator free-runs where it was (⚠) ...
+    c.send("FREQ 5\n")  # ... and FREQ sets it in internal mode only (SR830 manual p. 5-4)
+    assert (c.query("*ESR?"), c.query("FREQ?")) == ("16", "3.33")
+    assert c.query("FMOD 1;LIAS? 3") == "0"
+    assert c.query("FREQ 5;FREQ?") == "5"
 
 
 def test_372_joins_replies_with_semicolons_and_ends_with_crlf(virtual_lab, raw_client):
@@ -181,6 +215,21 @@ def test_430_ramps_at_the_set_rate_and_quenches(virtual_lab, raw_client):
     assert q("STATE?") == "8"
 
 
+def test_430_zeroing_reads_6_while_the_current_falls_then_8(virtual_lab, raw_client):
+    """The magnet's states are model-neutral; the 430 twin maps them to its STATE? codes."""
+    c = raw_client(port(virtual_lab, "magnet"))
+    q = lambda cmd: c.query(cmd, terminator=b"\r\n")  # noqa: E731
+    c.read_line(b"\r\n"), c.read_line(b"\r\n")
+    assert q("CONF:FIELD:TARG 0.02;RAMP;STATE?") == "1"  # the reply: both sets were executed
+    virtual_lab.clock.wait(25.0)  # 0.001 T/s by default: there after 20 s
+    assert (q("STATE?"), q("PAUSE;STATE?")) == ("2", "3")
+    assert q("ZERO;STATE?") == "6"
+    virtual_lab.clock.wait(5.0)
+    assert q("STATE?") == "6" and float(q("FIELD:MAG?")) == pytest.approx(0.015)
+    virtual_lab.clock.wait(20.0)
+    assert (q("STATE?"), q("FIELD:MAG?")) == ("8", "0.0")
+
+
 def test_each_connection_has_its_own_input_buffer(virtual_lab, raw_client):
     a = raw_client(port(virtual_lab, "lockin"))
     b = raw_client(port(virtual_lab, "lockin"))
@@ -270,3 +319,24 @@ def test_the_bridge_can_refuse_a_third_connection():
         assert a.recv(100).startswith(b"LSCI,MODEL372")
         for s in (a, b, c):
             s.close()
+
+
+def test_one_fault_spec_parser_reads_rates_one_shots_and_outages():
+    names = ("lockin", "bridge", "magnet")
+    assert parse_fault_spec("lockin:timeout:rate=0.01", names) == \
+        ("lockin", FaultRule("timeout", rate=0.01))
+    assert parse_fault_spec("magnet:disconnect:at=3600", names) == \
+        ("magnet", FaultRule("disconnect", at_s=3600.0))
+    assert parse_fault_spec("bridge:garbled:at=600,for=120", names) == \
+        ("bridge", FaultRule("garbled", at_s=600.0, duration_s=120.0))
+    for bad, says in [("lockin:melt", "KIND one of"), ("lockin_xy:timeout:rate=0.1", "lockin, "),
+                      ("lockin:timeout", "either rate=P or at=S"),
+                      ("lockin:timeout:rate=0.1,for=5", "either rate=P"),
+                      ("lockin:timeout:rate=2", "not a probability"),
+                      ("magnet:disconnect:at=x", "'at=x' is not key=number")]:
+        with pytest.raises(ValueError, match=re.escape(says)) as refused:
+            parse_fault_spec(bad, names)
+        assert f"fault {bad!r}" in str(refused.value)
+    # the names are the lab's: a lab with two lock-ins takes specs for either
+    assert parse_fault_spec("lockin_xy:timeout:rate=0.1", ("lockin_xx", "lockin_xy"))[0] == \
+        "lockin_xy"

@@ -1,1 +1,2 @@
-"""The physics behind the simulated instruments: fridge, sample, magnet and lock-in filter."""
+"""Everything simulated: physics (fridge, sample, magnet, lock-in filter), protocol devices, TCP
+servers, fault injection and the lab that wires them on one clock."""

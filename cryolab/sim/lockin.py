@@ -1,4 +1,5 @@
-"""The simulated lock-in's analog side: the n-pole output filter and the output noise.
+"""The simulated lock-in's analog side: settings, the n-pole output filter, the output noise,
+and how one lock-in is wired (which sample's voltage it measures, whose reference it follows).
 
 The filter is n identical RC stages (6 dB/oct each) acting on the complex demodulated signal
 X + iY, updated exactly for an input held constant over a step, so a reading taken before the
@@ -75,14 +76,15 @@ class OUNoise:
 
 @dataclass
 class LockinSettings:
-    """What the simulated SR830 is set to (its front panel, as far as the physics cares)."""
+    """What a simulated lock-in is set to (its front panel, as far as the physics cares)."""
 
-    frequency_Hz: float = 1000.0
+    frequency_Hz: float = 1000.0  # of the internal oscillator
     amplitude_V: float = 1.0
     phase_deg: float = 0.0
     tau_s: float = 0.1
     slope_dB: int = 12
     sensitivity_V: float = 1.0
+    external_reference: bool = False  # the reference comes from REF IN, not the oscillator
     input_noise_V_per_rtHz: float = 10e-9  # SR830 front end at a few Hz, 1/f included
 
     @property
@@ -96,3 +98,35 @@ class LockinSettings:
     @property
     def noise_correlation_s(self) -> float:
         return 1.0 / (4.0 * enbw_Hz(self.tau_s, self.slope_dB))
+
+
+#: what a lock-in's input is connected to: the longitudinal (four-point) or the transverse
+#: (Hall) voltage probes of its sample
+MEASURES = ("xx", "xy")
+
+
+class Lockin:
+    """One simulated lock-in's analog side and its place in the wiring.
+
+    It measures the ``measures`` voltage of ``sample``; its reference follows ``driven_by``'s
+    (REF IN connected to that lock-in's reference output) or, with ``driven_by`` None, its own
+    sine output drives the sample's current through the bias resistor.
+    """
+
+    def __init__(self, name: str, sample: str, measures: str, driven_by: str | None,
+                 rng: np.random.Generator) -> None:
+        if measures not in MEASURES:
+            raise ValueError(f"lock-in {name!r} measures {measures!r}, not one of "
+                             f"{', '.join(MEASURES)}")
+        self.name = name
+        self.sample = sample
+        self.measures = measures
+        self.driven_by = driven_by
+        self.settings = LockinSettings()
+        self.filter = OutputFilter(self.settings.tau_s, self.settings.poles)
+        self.noise = OUNoise(rng)
+        #: the filter has not followed the input lately (a long jump): reset it before use
+        self.stale = True
+        # the true values behind the last input, for tests and the docs' figures
+        self.true_current_A = 0.0
+        self.true_R_ohm = 0.0

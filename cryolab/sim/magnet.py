@@ -1,26 +1,26 @@
-"""The simulated superconducting magnet behind an AMI 430: current, ramp and state machine.
+"""The simulated superconducting magnet behind a magnet supply: current, ramp and state machine.
 
-States follow the 430 manual's Table 4-5 (protocols.md §3.4): RAMP → 1 while the current moves at
-the segment rate, then 2 at the target; PAUSE → 3; ZERO → 6, then 8 below 0.1 % of the limit;
-a quench → 7 with the current collapsed, until the quench flag is cleared (then 3).
+The states are the supply's, in no model's codes (a twin maps them to its own, e.g. the 430's
+STATE?): ramp → RAMPING while the current moves at the rate, then HOLDING at the target;
+pause → PAUSED; zero → ZEROING, then AT_ZERO below 0.1 % of the limit; a quench → QUENCHED with
+the current collapsed, until the quench flag is cleared (then PAUSED, as the 430 does ⚠
+protocols.md §3.4).
 """
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import Enum
 
 
-class MagnetState(IntEnum):
-    RAMPING = 1
-    HOLDING = 2
-    PAUSED = 3
-    MANUAL_UP = 4
-    MANUAL_DOWN = 5
-    ZEROING = 6
-    QUENCH = 7
-    AT_ZERO = 8
-    HEATING_SWITCH = 9
-    COOLING_SWITCH = 10
+class RampState(Enum):
+    """What the supply is doing with the magnet current."""
+
+    RAMPING = "ramping"
+    HOLDING = "holding"
+    PAUSED = "paused"
+    ZEROING = "zeroing"
+    AT_ZERO = "at zero"
+    QUENCHED = "quenched"
 
 
 class Magnet:
@@ -34,7 +34,7 @@ class Magnet:
         self.current_A = 0.0
         self.target_A = 0.0
         self.rate_A_per_s = 0.01
-        self.state = MagnetState.AT_ZERO
+        self.state = RampState.AT_ZERO
         self.quenched = False
         self._dIdt = 0.0
 
@@ -50,21 +50,21 @@ class Magnet:
     def hold_at(self, current_A: float) -> None:
         """Start out holding this current (a magnet left at field by an earlier process)."""
         self.current_A = self.target_A = current_A
-        self.state = MagnetState.HOLDING
+        self.state = RampState.HOLDING
 
     def ramp(self) -> None:
-        if self.state == MagnetState.QUENCH:
+        if self.state == RampState.QUENCHED:
             return
-        self.state = (MagnetState.HOLDING if self.current_A == self.target_A
-                      else MagnetState.RAMPING)
+        self.state = (RampState.HOLDING if self.current_A == self.target_A
+                      else RampState.RAMPING)
 
     def pause(self) -> None:
-        if self.state != MagnetState.QUENCH:
-            self.state = MagnetState.PAUSED
+        if self.state != RampState.QUENCHED:
+            self.state = RampState.PAUSED
 
     def zero(self) -> None:
-        if self.state != MagnetState.QUENCH:
-            self.state = (MagnetState.AT_ZERO if self._near_zero() else MagnetState.ZEROING)
+        if self.state != RampState.QUENCHED:
+            self.state = (RampState.AT_ZERO if self._near_zero() else RampState.ZEROING)
 
     def _near_zero(self) -> bool:
         return abs(self.current_A) < 1e-3 * self.current_limit_A
@@ -72,20 +72,20 @@ class Magnet:
     def quench(self) -> None:
         """The coil goes normal: the stored current collapses within the step."""
         self.quenched = True
-        self.state = MagnetState.QUENCH
+        self.state = RampState.QUENCHED
         self.current_A = 0.0
         self._dIdt = 0.0
 
     def clear_quench(self) -> None:
         if self.quenched:
             self.quenched = False
-            self.state = MagnetState.PAUSED
+            self.state = RampState.PAUSED
 
     def step(self, h_s: float) -> None:
         self._dIdt = 0.0
-        if self.state == MagnetState.RAMPING:
+        if self.state == RampState.RAMPING:
             goal = self.target_A
-        elif self.state == MagnetState.ZEROING:
+        elif self.state == RampState.ZEROING:
             goal = 0.0
         else:
             return
@@ -94,10 +94,10 @@ class Magnet:
         if abs(delta) <= move:
             self.current_A = goal
             self._dIdt = 0.0
-            if self.state == MagnetState.RAMPING:
-                self.state = MagnetState.HOLDING
+            if self.state == RampState.RAMPING:
+                self.state = RampState.HOLDING
             elif self._near_zero():
-                self.state = MagnetState.AT_ZERO
+                self.state = RampState.AT_ZERO
         else:
             step = move if delta > 0 else -move
             self.current_A += step

@@ -3,14 +3,15 @@
 Each preset is a crossover field H*: at or below it the sample is a failed superconductor
 (Eq. 2), above it a failed insulator (Eq. 1). The field dependence of the three parameters of
 each branch follows the paper's Fig. 4 (numbers and their sources in docs/simulation.md).
-Also here: the Hall-bar geometry, self-heating of the film's electrons, and the on-chip and
-mixing-chamber RuO₂ thermometers.
+Also here: the Hall-bar geometry, the Hall voltage, self-heating of the film's electrons, and the
+on-chip and mixing-chamber RuO₂ thermometers.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -113,9 +114,22 @@ def ruo2_mc_ohm(T_K: float) -> float:
     return 2000.0 * math.exp((0.08 / T_K) ** 0.5)
 
 
+class Drive(NamedTuple):
+    """A sample driven through its bias resistor: the current, and what its probes see."""
+
+    current_A: float
+    R4pt_ohm: float  # longitudinal four-point resistance, at the electrons' temperature
+    line: complex  # 1 + jωR_2pt·C: the line capacitance's low-pass acts on both voltages
+
+    @property
+    def V_xx(self) -> complex:
+        """The longitudinal voltage phasor at the lock-in input: I·R / (1 + jωR_2pt·C)."""
+        return self.current_A * self.R4pt_ohm / self.line
+
+
 @dataclass
 class SampleModel:
-    """A preset on a Hall bar with wiring: what the lock-in sees for a bias voltage."""
+    """A preset on a Hall bar with wiring: what the lock-ins see for a bias voltage."""
 
     preset: SamplePreset
     width_m: float = 100e-6
@@ -126,6 +140,13 @@ class SampleModel:
     # electron–phonon coupling Σ·V of the film (W/K⁵): P = Σ (T_e⁵ − T_ph⁵); chosen so 1 nA
     # through ~100 kΩ at 60 mK heats the electrons by ~2 % (docs/simulation.md)
     sigma_ep_W_per_K5: float = 1.2e-6
+    # sheet Hall coefficient R_H = 1/(n e d) (Drude, one carrier type): amorphous InOx films
+    # have Hall densities of 1e19–1e21 cm⁻³ (Ovadyahu's a-InOx series); the dense end,
+    # n ≈ 1e21 cm⁻³, in d ≈ 20 nm gives 0.31 Ω/T. ⚠ the paper states neither n nor d
+    hall_ohm_per_T: float = 0.3
+    # Hall probes Δx apart along the bar also see ρ_xx·Δx/W (even in H, unlike the Hall term):
+    # m = Δx/W = 1 % is a 1 µm offset on the 100 µm wide bar
+    misalignment: float = 0.01
 
     def R4pt_ohm(self, T_K: float, H_Oe: float) -> float:
         return self.preset.rho_ohm_sq(T_K, H_Oe) * self.length_m / self.width_m
@@ -138,9 +159,13 @@ class SampleModel:
         """Self-heating: T_e⁵ = T_ph⁵ + P / Σ (hot-electron model)."""
         return (T_phonon_K**5 + max(power_W, 0.0) / self.sigma_ep_W_per_K5) ** 0.2
 
-    def response(self, V_source_V: float, frequency_Hz: float, T_K: float, H_Oe: float
-                 ) -> tuple[complex, float, float]:
-        """(voltage phasor at the lock-in input, current through the sample, R4pt).
+    def rho_xy_ohm(self, rho_xx_ohm: float, H_Oe: float) -> float:
+        """ρ_xy = R_H·B + m·ρ_xx: the Hall term, odd in B (B = μ₀H: 1 Oe ↔ 10⁻⁴ T), plus what
+        misaligned probes pick up of ρ_xx, even in B."""
+        return self.hall_ohm_per_T * H_Oe * 1.0e-4 + self.misalignment * rho_xx_ohm
+
+    def drive(self, V_source_V: float, frequency_Hz: float, T_K: float, H_Oe: float) -> Drive:
+        """The sample driven by a sine of ``V_source_V`` rms through the bias resistor.
 
         I = V / (R_bias + R_2pt); the line capacitance forms a low-pass with the sample's
         source resistance, V = I R / (1 + jωR_2pt C), which shows up as a small negative Y.
@@ -153,5 +178,17 @@ class SampleModel:
                 R = self.R4pt_ohm(T_e, H_Oe)
                 I = V_source_V / (self.bias_resistor_ohm + self.R2pt_ohm(R))
         omega = 2 * math.pi * frequency_Hz
-        V = I * R / complex(1.0, omega * self.R2pt_ohm(R) * self.line_capacitance_F)
-        return V, I, R
+        return Drive(I, R, complex(1.0, omega * self.R2pt_ohm(R) * self.line_capacitance_F))
+
+    def V_xy(self, drive: Drive, H_Oe: float) -> complex:
+        """The transverse voltage phasor at the lock-in input, I·ρ_xy through the same line
+        (ρ_xx from the drive's R, at the electrons' temperature)."""
+        rho_xx = drive.R4pt_ohm * self.width_m / self.length_m
+        return drive.current_A * self.rho_xy_ohm(rho_xx, H_Oe) / drive.line
+
+    def response(self, V_source_V: float, frequency_Hz: float, T_K: float, H_Oe: float
+                 ) -> tuple[complex, float, float]:
+        """(longitudinal voltage phasor at the lock-in input, current through the sample,
+        R4pt)."""
+        d = self.drive(V_source_V, frequency_Hz, T_K, H_Oe)
+        return d.V_xx, d.current_A, d.R4pt_ohm

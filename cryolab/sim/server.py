@@ -3,9 +3,7 @@
 Framing follows protocols.md §0: a command line ends at LF, CR or CR LF, empty lines are ignored,
 each connection gets its own input buffer, replies get the instrument's terminator. Every received
 line is recorded with its simulated time, so a test can prove what was (and was not) sent.
-Faults, per instrument: a reply that never comes (``timeout``), a reply that arrives corrupted
-(``garbled``), or the connection dropped (``disconnect``) — at a rate per query, at a simulated
-time (once, or for a window: an outage), or on demand.
+Queries pass a fault injector first (``cryolab.sim.faults``).
 """
 
 from __future__ import annotations
@@ -16,113 +14,38 @@ import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from cryolab.clock import Clock
+from cryolab.sim.faults import FaultEvent, FaultInjector, FaultRule, garble
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = ("timeout", "garbled", "disconnect")
-
 
 class Device(Protocol):
-    """A simulated instrument's command interpreter."""
+    """A simulated instrument's command interpreter and the quirks of its connections."""
 
     reply_terminator: str
+    banner: tuple[str, ...]  # lines sent on every new connection, ``banner_delay_s`` after it
+    banner_delay_s: float
+    max_connections: int | None  # further connections are closed at once; None: no limit
 
     def handle_line(self, line: str) -> list[str]:
         """Execute one input line; return the reply lines (without terminators)."""
         ...
 
 
-@dataclass
-class FaultRule:
-    """When to misbehave: ``rate`` per query, or from ``at_s`` (simulated seconds after the
-    server started) once (``duration_s`` = 0) or for every query during ``duration_s``."""
-
-    kind: str
-    rate: float = 0.0
-    at_s: float | None = None
-    duration_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"fault kind {self.kind!r} is not one of {', '.join(FAULT_KINDS)}")
-        if not 0.0 <= self.rate <= 1.0:
-            raise ValueError(f"fault rate {self.rate} is not a probability")
-
-
-@dataclass(frozen=True)
-class FaultEvent:
-    """A fault the server injected: when (simulated time), what, and on which command."""
-
-    time: float
-    kind: str
-    line: str
-
-
-class FaultInjector:
-    """Decides, query by query, whether to inject a fault."""
-
-    def __init__(self, rules: list[FaultRule] | None, rng: np.random.Generator,
-                 t0: float) -> None:
-        self.rules = list(rules or [])
-        self.rng = rng
-        self.t0 = t0
-        self._fired: set[int] = set()
-        self._queued: collections.deque[str] = collections.deque()
-        self._lock = threading.Lock()
-
-    def inject(self, kind: str, count: int = 1) -> None:
-        """Misbehave on the next ``count`` queries."""
-        FaultRule(kind)  # validates the kind
-        with self._lock:
-            self._queued.extend([kind] * count)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queued.clear()
-            self.rules.clear()
-
-    def next_fault(self, t: float) -> str | None:
-        with self._lock:
-            if self._queued:
-                return self._queued.popleft()
-            elapsed = t - self.t0
-            for i, rule in enumerate(self.rules):
-                if rule.at_s is not None and elapsed >= rule.at_s:
-                    if rule.duration_s > 0:
-                        if elapsed <= rule.at_s + rule.duration_s:
-                            return rule.kind
-                    elif i not in self._fired:
-                        self._fired.add(i)
-                        return rule.kind
-                elif rule.at_s is None and rule.rate > 0 and self.rng.random() < rule.rate:
-                    return rule.kind
-            return None
-
-
-def garble(reply: str) -> str:
-    """A reply a noisy line might deliver: half of it, then junk (still one terminated line)."""
-    return reply[: len(reply) // 2] + "\x15#?"
-
-
 class LineServer:
     """Serves one simulated instrument on 127.0.0.1; one thread per connection."""
 
     def __init__(self, name: str, device: Device, clock: Clock, *, port: int = 0,
-                 banner: tuple[str, ...] = (), banner_delay_s: float = 0.0,
-                 max_connections: int | None = None, faults: list[FaultRule] | None = None,
+                 faults: list[FaultRule] | None = None,
                  seed: int = 0, record_limit: int | None = 100_000) -> None:
         self.name = name
         self.device = device
         self.clock = clock
-        self.banner = banner
-        self.banner_delay_s = banner_delay_s
-        self.max_connections = max_connections
         self.faults = FaultInjector(faults, np.random.default_rng(seed), clock.now())
         #: (simulated time, line) of every line received, oldest first
         self.received: collections.deque[tuple[float, str]] = collections.deque(
@@ -182,10 +105,11 @@ class LineServer:
             except OSError:
                 return
             with self._lock:
-                full = self.max_connections is not None and len(self._conns) >= self.max_connections
+                limit = self.device.max_connections
+                full = limit is not None and len(self._conns) >= limit
                 if not full:
                     self._conns.add(conn)
-            if full:  # the 372 allows two sockets; a third connect is refused
+            if full:  # e.g. a 372 allows two sockets; a third connect is refused
                 _close(conn)
                 continue
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -198,12 +122,13 @@ class LineServer:
     def _serve(self, conn: socket.socket) -> None:
         terminator = self.device.reply_terminator.encode()
         try:
-            if self.banner:
+            banner = self.device.banner
+            if banner:
                 # sent late on purpose: QCoDeS device-clears right after connecting and would
                 # swallow an immediate banner (protocols.md §3.1)
-                if self._stop.wait(self.banner_delay_s):
+                if self._stop.wait(self.device.banner_delay_s):
                     return
-                conn.sendall(b"".join(b.encode() + terminator for b in self.banner))
+                conn.sendall(b"".join(b.encode() + terminator for b in banner))
             buffer = b""
             while not self._stop.is_set():
                 data = conn.recv(65536)

@@ -1,1 +1,0 @@
-"""Simulated instruments: TCP servers that speak the real command sets over 127.0.0.1."""
