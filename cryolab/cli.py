@@ -34,6 +34,7 @@ from cryolab.session import (
     mark_interrupted,
     new_run_path,
     prepare_resume,
+    space_check,
     validate,
 )
 from cryolab.sim.faults import FaultRule, parse_fault_spec
@@ -121,6 +122,12 @@ def _run_session(session: Session, report: str | None = None) -> int:
             signal.signal(sig, handler)
         session.close()
     print(f"{status}: {session.path}")
+    if status != "completed" and session.runner is not None:
+        print(f"the run {status}: {session.runner.end_reason}", file=sys.stderr)
+    rescued = getattr(session.writer, "rescued_to", None)
+    if rescued is not None:
+        print(f"the run file's folder vanished; the file was copied to {rescued}",
+              file=sys.stderr)
     if report:
         try:
             print(f"report: {make_report(session.path, report)}")
@@ -146,6 +153,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             arguments.output_file(args.report, FORMATS)
     except ValueError as exc:
         return _refused(str(exc))
+    room = space_check(spec, out)
+    if not room.fits:
+        return _refused(f"not enough disk space: {room.describe(out)}")
+    if room.tight:
+        print(f"warning: disk space is tight: {room.describe(out)}", file=sys.stderr)
     path = new_run_path(out, spec.sequence.name)
     try:
         session = Session(spec, path, subscribers=[ProgressBar()])
@@ -163,6 +175,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
         plan = prepare_resume(args.run, args.speed)
     except InputError as exc:
         return _report_input_error(exc)
+    room = space_check(plan.spec, Path(args.run).resolve().parent, plan.start_index)
+    if not room.fits:
+        plan.lock.release()
+        return _refused(f"not enough disk space to continue: "
+                        f"{room.describe(Path(args.run).resolve().parent)}")
     try:
         mark_interrupted(args.run)
         start = max(time.time(), plan.last_time_s + 1.0)  # simulated time never runs backwards

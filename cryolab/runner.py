@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from cryolab.clock import Clock
+from cryolab.diskspace import DiskSpaceError
 from cryolab.events import (
     Event,
     FaultOccurred,
@@ -48,6 +49,7 @@ from cryolab.sequence import (
     ramp_duration_s,
 )
 from cryolab.station import Station
+from cryolab.storage import StorageError
 from instruments.ami_430 import MagnetState
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,10 @@ class OverTemperatureError(RuntimeError):
     """The mixing chamber went above the station's temperature limit: heaters off, stop."""
 
 
+#: failures the runner foresees; anything else is a bug and logged with its traceback
+STOPPING_ERRORS = (QuenchError, OverTemperatureError, InstrumentDownError, DiskSpaceError,
+                   StorageError)
+
 #: the mixing chamber may overshoot the station's highest temperature by this much before the
 #: runner switches the heaters off (the 372's own TLIMIT interlock is set 10 % above)
 OVER_TEMPERATURE_MARGIN = 1.05
@@ -81,7 +87,8 @@ class Runner:
 
     def __init__(self, station: Station, sequence: Sequence, clock: Clock,
                  subscribers: Iterable[Subscriber] = (), start_index: int = 0,
-                 meta: dict | None = None) -> None:
+                 meta: dict | None = None,
+                 interlocks: Iterable[Callable[[tuple], None]] = ()) -> None:
         self.station = station
         self._heater_off_above_K = OVER_TEMPERATURE_MARGIN * station.config.limits.temperature_K[1]
         self.sequence = sequence
@@ -93,12 +100,15 @@ class Runner:
         self.meta = meta or {}
         self.acq = Acquisition(station, self.settings, clock)
         self.subscribers: list[Subscriber] = list(subscribers)
+        #: per-point checks that raise to stop the run safely (disk space, …)
+        self.interlocks = list(interlocks)
         self._wake = threading.Event()
         self._pause = threading.Event()
         self._abort = threading.Event()
         self._abort_reason = ""
         self.step_index: int | None = None
         self.state = "idle"
+        self.end_reason = ""
         self._points_since_check = 0
         self._auto_frequency = False  # set by an excitation with frequency_Hz: auto
         self._fixed_tau: float | None = None  # a time constant the sequence fixed
@@ -236,6 +246,9 @@ class Runner:
                 self._run_step(planned)
         except RunAbortedError as exc:
             status, reason = "aborted", str(exc)
+        except STOPPING_ERRORS as exc:  # foreseen: their message is written for people
+            status, reason = "failed", str(exc)
+            log.error("run failed: %s", exc)
         except Exception as exc:  # any failure must end in the safe state
             status, reason = "failed", f"{type(exc).__name__}: {exc}"
             log.exception("run failed")
@@ -244,6 +257,7 @@ class Runner:
                       "warning" if status == "aborted" else "error")
             self.safe_state()
         self.state = status
+        self.end_reason = reason
         self.step_index = None
         self.emit(RunEnded(self.clock.now(), status, reason))
         return status
@@ -323,6 +337,8 @@ class Runner:
                 f"{self.station.config.limits.temperature_K[1]:g} K (limits.temperature_K): "
                 "heaters switched off")
         self.emit(point)
+        for interlock in self.interlocks:
+            interlock(row)
         self._points_since_check += 1
         if self._points_since_check >= QUENCH_CHECK_EVERY:
             self._points_since_check = 0

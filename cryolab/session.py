@@ -23,6 +23,13 @@ from pydantic import ValidationError
 
 from cryolab.analysis.live import LiveFitter
 from cryolab.clock import Clock, ScaledClock, VirtualClock, WallClock
+from cryolab.diskspace import (
+    DiskSpaceInterlock,
+    SpaceCheck,
+    check_space,
+    estimate_points,
+    estimate_run_bytes,
+)
 from cryolab.events import Subscriber
 from cryolab.inputs import InputError, validation_problems
 from cryolab.measurement import Flag
@@ -85,6 +92,15 @@ def validate(sequence_path: str | Path, station_path: str | Path | None, simulat
     return RunSpec(sequence, text, str(path), station, simulated, speed, seed,
                    preset or sequence.simulation.preset,
                    read_calibrations(station, str(station_path or "station")))
+
+
+def space_check(spec: RunSpec, folder: Path, start_index: int = 0) -> SpaceCheck:
+    """Will the run file fit on the disk of ``folder``, above the station's margin?"""
+    plan = make_plan(spec.sequence, spec.station)[start_index:]
+    interval = spec.sequence.settings.point_interval_tau * 1.0  # τ ≈ 1 s at a few Hz
+    points = estimate_points((p.estimate_s for p in plan), interval)
+    return check_space(folder, estimate_run_bytes(points, len(plan)),
+                       int(spec.station.limits.min_free_disk_MB * 1e6))
 
 
 def new_run_path(out_dir: str | Path, name: str) -> Path:
@@ -193,9 +209,11 @@ class Session:
             self.writer = RunWriter(path, self._attrs(), append=append, lock=lock)
             extra = list(subscribers)
             self.fitter = LiveFitter(publish=[self.writer, *extra])
+            margin = int(spec.station.limits.min_free_disk_MB * 1e6)
             self.runner = Runner(self.station, spec.sequence, self.clock,
                                  [self.writer, self.fitter, *extra], start_index=start_index,
-                                 meta={"path": str(path)})
+                                 meta={"path": str(path)},
+                                 interlocks=[DiskSpaceInterlock(path, margin)])
         except BaseException:
             self.close()
             if lock is not None and self.writer is None:

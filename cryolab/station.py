@@ -164,6 +164,9 @@ class LimitsConfig(_Strict):
     #: the 372's setpoint ramp takes 0.001 K/min at the finest (372 manual, RAMP)
     max_temperature_ramp_K_per_min: Annotated[Number, Field(ge=1e-3, le=100)] = 0.5
     max_heater_range: Annotated[WholeNumber, Field(ge=0, le=8)] = 7
+    #: a run stops safely when the run file's disk has less than this free (and does not
+    #: start unless the estimated file fits above it)
+    min_free_disk_MB: Annotated[Number, Field(ge=0, le=1e7)] = 100.0
 
     _current = field_validator("current_nA", mode="before")(
         _pair("current_nA", "nA", 1e-3, 100.0))

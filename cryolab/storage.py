@@ -18,8 +18,10 @@ import contextlib
 import csv
 import fcntl
 import json
+import logging
 import math
 import os
+import re
 import struct
 import threading
 import time
@@ -31,6 +33,7 @@ import h5py
 import numpy as np
 
 from cryolab import __version__
+from cryolab.diskspace import Reserve, rescue_open_file
 from cryolab.events import (
     Event,
     FaultOccurred,
@@ -46,7 +49,10 @@ from cryolab.events import (
 )
 from cryolab.measurement import POINT_DTYPE
 
-FLUSH_INTERVAL_S = 0.5  # pending rows older than this are written and flushed
+log = logging.getLogger(__name__)
+FLUSH_INTERVAL_S = 0.5
+#: free bytes a write must leave: HDF5's metadata for a flush is a few tens of kB
+WRITE_SLACK_BYTES = 1_000_000  # pending rows older than this are written and flushed
 BLOCK_ROWS = 4096
 EVENT_DTYPE = np.dtype([("time_s", "f8"), ("step_index", "i4"), ("level", "S8"),
                         ("text", h5py.string_dtype())])
@@ -61,6 +67,16 @@ class RunFileError(Exception):
     """A file that is not a (complete enough) cryolab run file."""
 
 
+class StorageError(RuntimeError):
+    """Writing the run file failed (no space, an I/O error): the run must stop safely."""
+
+
+def _errno_in(text: str) -> int | None:
+    """HDF5 puts the system's errno in its message text ("errno = 28")."""
+    match = re.search(r"errno = (\d+)", text)
+    return int(match.group(1)) if match else None
+
+
 def _attr_value(value: Any) -> Any:
     """Something h5py stores as an attribute: numbers, strings, bools, number lists; else JSON."""
     if value is None:
@@ -73,6 +89,19 @@ def _attr_value(value: Any) -> Any:
     return json.dumps(value, default=str)
 
 
+#: what a row whose data never reached the disk reads as (its extent did): NaN, not valid
+_UNWRITTEN = np.zeros((), dtype=POINT_DTYPE)
+for _name in POINT_DTYPE.names or ():
+    if POINT_DTYPE[_name].kind == "f":
+        _UNWRITTEN[_name] = np.nan
+
+
+def _written(points: np.ndarray) -> np.ndarray:
+    """The rows that hold a measurement (older files fill unwritten rows with zeros)."""
+    t = points["time_s"]
+    return points[np.isfinite(t) & (t > 0)]
+
+
 class RunWriter:
     """Runner subscriber writing one run file."""
 
@@ -82,9 +111,11 @@ class RunWriter:
         self._lock = threading.RLock()
         #: a resumed run arrives with the lock it took before checking the file
         self._process_lock = lock if lock is not None else WriterLock.acquire(self.path)
+        self._reserve = Reserve(self.path)
         try:
             self._open(attrs, append)
         except BaseException:
+            self._reserve.release()
             if lock is None:
                 self._process_lock.release()
             raise
@@ -119,6 +150,13 @@ class RunWriter:
         self._faults: list[tuple] = []
         self._last_flush = time.monotonic()
         self._closed = False
+        self._failure: StorageError | None = None
+        self._degraded = False  # after a write error: notes and the end still go in
+        self._lost_points = 0
+        self.rescued_to: Path | None = None
+        self._flushed_points = 0
+        self._flushed_tables = {name: self.file[name].shape[0]
+                                for name in ("events", "faults", "segments")}
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="run-writer-flush",
                                          daemon=True)
@@ -126,36 +164,136 @@ class RunWriter:
 
     # ------------------------------------------------------------------ subscriber
     def __call__(self, event: Event) -> None:
-        if isinstance(event, PointTaken):
+        if isinstance(event, PointTaken) and self._failure is None:
             with self._lock:
-                self._rows.append(event.row)
-                if len(self._rows) >= BLOCK_ROWS:
-                    self._write_rows()
+                try:
+                    self._rows.append(event.row)
+                    if len(self._rows) >= BLOCK_ROWS:
+                        self._write_rows()
+                except Exception as exc:
+                    raise self._fail(exc) from None
             return
         with self._lock:
-            if isinstance(event, Note):
-                self._notes.append((event.time, -1 if event.step_index is None
-                                    else event.step_index, event.level, event.text))
-            elif isinstance(event, StepStarted):
-                self._start_step(event)
-            elif isinstance(event, StepEnded):
-                self._end_step(event)
-            elif isinstance(event, RunStarted):
-                self._start_segment(event)
+            if self._failure is not None:
+                self._after_failure(event)
+                return
+            try:
+                self._dispatch(event)
+            except Exception as exc:
+                raise self._fail(exc) from None
+
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, Note):
+            self._notes.append((event.time, -1 if event.step_index is None
+                                else event.step_index, event.level, event.text))
+        elif isinstance(event, StepStarted):
+            self._start_step(event)
+        elif isinstance(event, StepEnded):
+            self._end_step(event)
+        elif isinstance(event, RunStarted):
+            self._start_segment(event)
+        elif isinstance(event, RunEnded):
+            self._end_run(event)
+        elif isinstance(event, FaultOccurred):
+            r = event.report
+            self._faults.append((event.time, -1 if event.step_index is None
+                                 else event.step_index, r.instrument, r.kind, r.attempt,
+                                 r.action, r.detail))
+        elif isinstance(event, FitUpdated):
+            self._write_fit(event)
+        elif isinstance(event, SummaryUpdated):
+            self._write_summary(event)
+        elif isinstance(event, RunStateChanged):
+            self._notes.append((event.time, -1, "info", f"state: {event.state}"
+                                + (f" ({event.reason})" if event.reason else "")))
+
+    # ------------------------------------------------------------------ write errors
+    def _fail(self, exc: BaseException) -> StorageError:
+        """A write failed (no space, an I/O error): keep what the last flush made durable, make
+        room with the reserve, and from now on record only notes and the run's end.
+
+        A disk about to fill is caught before HDF5 writes (see _ensure_room), which leaves the
+        library healthy. A write HDF5 itself saw fail leaves its cache in a state it cannot
+        flush from (and closing it can crash the process): if one retry fails, its descriptor
+        is pointed at /dev/null, so the file on disk keeps its last flushed state and the
+        handle closes harmlessly.
+        """
+        if isinstance(exc, StorageError):
+            self._failure = exc
+        else:
+            errno = getattr(exc, "errno", None) or _errno_in(str(exc))
+            what = os.strerror(errno) if errno else f"{type(exc).__name__}: {exc}"
+            self._failure = StorageError(f"cannot write the run file {self.path.name}: {what}")
+        log.error("%s", self._failure, exc_info=not isinstance(exc, StorageError))
+        self._reserve.release()
+        if isinstance(exc, StorageError):  # refused before HDF5 wrote: the reserve's room
+            try:                           # takes what is pending, so nothing is lost
+                self._write_rows(check=False)
+                self.file.flush()
+                self._flushed_points = self._points.shape[0] if self._points is not None else 0
+                self._degraded = True
+                return self._failure
+            except Exception:
+                log.exception("writing the last points into the reserve's room failed")
+        written = self._points.shape[0] if self._points is not None else 0
+        self._lost_points = len(self._rows) + max(written - self._flushed_points, 0)
+        self._rows.clear()
+        self._notes.clear()
+        self._faults.clear()
+        try:
+            if self._points is not None:
+                self._points.resize((self._flushed_points,))
+            for name, n in self._flushed_tables.items():
+                self.file[name].resize((n,))
+            self.file.flush()
+            self._degraded = True
+        except Exception:
+            log.exception("the run file cannot be written any more; it keeps what its last "
+                          "flush wrote")
+            self._degraded = False
+            self._neutralize()
+        return self._failure
+
+    def _neutralize(self) -> None:
+        """Point HDF5's descriptor at /dev/null: its last writes and its close go nowhere."""
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.file.id.get_vfd_handle())
+            os.close(null)
+        except Exception:
+            log.exception("could not detach the broken run file")
+
+    def _ensure_room(self, nbytes: int) -> None:
+        """Refuse a write the disk cannot take before HDF5 starts it (see _fail)."""
+        try:
+            info = os.fstatvfs(self.file.id.get_vfd_handle())
+        except OSError:
+            return  # not a local file system that says: the write will tell
+        free = info.f_bavail * info.f_frsize
+        if free < nbytes + WRITE_SLACK_BYTES:
+            raise StorageError(f"cannot write the run file {self.path.name}: the disk is full "
+                               f"({free / 1e6:.3g} MB free)")
+
+    def _after_failure(self, event: Event) -> None:
+        """After a write error: the notes (the safe state's above all) and the end, if the
+        file still takes them; points are counted, not written."""
+        if not self._degraded:
+            return
+        try:
+            if isinstance(event, Note | RunStateChanged | FaultOccurred):
+                self._dispatch(event)
+                self._flush()
             elif isinstance(event, RunEnded):
-                self._end_run(event)
-            elif isinstance(event, FaultOccurred):
-                r = event.report
-                self._faults.append((event.time, -1 if event.step_index is None
-                                     else event.step_index, r.instrument, r.kind, r.attempt,
-                                     r.action, r.detail))
-            elif isinstance(event, FitUpdated):
-                self._write_fit(event)
-            elif isinstance(event, SummaryUpdated):
-                self._write_summary(event)
-            elif isinstance(event, RunStateChanged):
-                self._notes.append((event.time, -1, "info", f"state: {event.state}"
-                                    + (f" ({event.reason})" if event.reason else "")))
+                lost = f"; {self._lost_points} points after the last flush were lost" \
+                    if self._lost_points else ""
+                reason = event.reason if str(self._failure) in event.reason else \
+                    f"{event.reason} ({self._failure})"
+                self._end_run(RunEnded(event.time, event.status, reason + lost))
+            elif isinstance(event, PointTaken):
+                self._lost_points += 1
+        except Exception:
+            log.exception("the run file takes no more after its write error")
+            self._degraded = False
 
     def _start_segment(self, event: RunStarted) -> None:
         seg = self.file["segments"]
@@ -182,7 +320,8 @@ class RunWriter:
         self._group = group
         self._group_of_index[planned.index] = group
         self._points = group.create_dataset("points", shape=(0,), maxshape=(None,),
-                                            dtype=POINT_DTYPE, chunks=(1024,))
+                                            dtype=POINT_DTYPE, chunks=(1024,),
+                                            fillvalue=_UNWRITTEN)
         self._flush()
 
     def _end_step(self, event: StepEnded) -> None:
@@ -249,7 +388,9 @@ class RunWriter:
         self._flush()
 
     # ------------------------------------------------------------------ writing
-    def _write_rows(self) -> None:
+    def _write_rows(self, check: bool = True) -> None:
+        if check:
+            self._ensure_room(len(self._rows) * POINT_DTYPE.itemsize * 2)
         if self._rows and self._points is not None:
             block = np.array(self._rows, dtype=POINT_DTYPE)
             n = self._points.shape[0]
@@ -269,24 +410,53 @@ class RunWriter:
         self._write_rows()
         self.file.flush()
         self._last_flush = time.monotonic()
+        # what is durable now: a later write error cuts the file back to this
+        self._flushed_points = self._points.shape[0] if self._points is not None else 0
+        self._flushed_tables = {name: self.file[name].shape[0]
+                                for name in ("events", "faults", "segments")}
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_INTERVAL_S / 2):
             with self._lock:
                 if self._closed:
                     return
-                if (self._rows or self._notes or self._faults) and \
+                if self._failure is None and (self._rows or self._notes or self._faults) and \
                         time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
-                    self._flush()
+                    try:
+                        self._flush()
+                    except Exception as exc:  # the runner hears of it at its next event
+                        self._fail(exc)
+
+    @property
+    def failure(self) -> StorageError | None:
+        """The write error that stopped this writer, if any."""
+        return self._failure
 
     def close(self) -> None:
         self._stop.set()
         self._flusher.join(timeout=2.0)
         with self._lock:
-            if not self._closed:
-                self._flush()
-                self.file.close()
-                self._closed = True
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                if self._failure is None:
+                    self._flush()
+                elif self._degraded:
+                    self.file.flush()
+                if not self.path.exists():  # the folder vanished: the open file survives
+                    rescued = rescue_open_file(self.file.id.get_vfd_handle(), self.path.name)
+                    log.error("the run file's folder vanished; the file was copied to %s",
+                              rescued or "(nowhere: the copy failed)")
+                    self.rescued_to = rescued
+            except Exception:
+                log.exception("the last flush of %s failed", self.path)
+            finally:
+                try:
+                    self.file.close()
+                except Exception:
+                    log.exception("closing %s failed", self.path)
+                self._reserve.release()
                 self._process_lock.release()
 
 
@@ -465,7 +635,7 @@ class RunFile:
             chosen = [step]
         arrays = [self.file["steps"][n]["points"][()] for n in chosen
                   if "points" in self.file["steps"][n]]
-        return np.concatenate(arrays) if arrays else np.empty(0, dtype=POINT_DTYPE)
+        return _written(np.concatenate(arrays)) if arrays else np.empty(0, dtype=POINT_DTYPE)
 
     def dataframe(self, step: str | int | None = None):
         """The points as a pandas DataFrame, with a ``step`` column naming each row's step."""
@@ -475,7 +645,7 @@ class RunFile:
             [sorted(self.file["steps"])[step] if isinstance(step, int) else step]
         frames = []
         for name in names:
-            data = self.file["steps"][name]["points"][()]
+            data = _written(self.file["steps"][name]["points"][()])
             frame = pd.DataFrame(data)
             frame.insert(0, "step", name)
             frames.append(frame)
