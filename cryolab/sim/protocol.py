@@ -316,12 +316,14 @@ def _matches(token: str, node: tuple[str, str]) -> bool:
 
 def four_letter(part: str) -> tuple[str, bool, str] | None:
     """SR830: four letters (or ``*`` and three), an optional ``?``, no space needed before the
-    arguments (pymeasure sends ``FREQ3.33000e+00``, ``OUTP?1``; protocols.md §1.1)."""
+    arguments (pymeasure sends ``FREQ3.33000e+00``, ``OUTP?1``), spaces allowed before the
+    ``?`` (QCoDeS sends ``SRAT ?``, ``DDEF ? 1``, the SRS manuals' own ``FSTR ? 0`` form)."""
     head = part[:4].upper()
     if len(head) < 4 or not (head.isalpha() or (head[0] == "*" and head[1:].isalpha())):
         return None
-    query = part[4:5] == "?"
-    return head, query, part[5:].lstrip() if query else part[4:].lstrip()
+    after = part[4:].lstrip()
+    query = after[:1] == "?"
+    return head, query, after[1:].lstrip() if query else after
 
 
 _LETTERS = re.compile(r"(\*?[A-Za-z]+)(\?)?\s*")

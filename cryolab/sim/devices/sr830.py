@@ -269,6 +269,8 @@ class SR830Device(TableDevice):
         Row("OAUX", get=lambda d: six_digits(0.0)),  # aux inputs are not wired
         Row("AUXV", get=lambda d, o: six_digits(d.aux_out[o]), get_args=int_in(1, 4),
             set=(int_in(1, 4), float_in(-10.5, 10.5)), apply=set_aux),
+        # interface (p. 5-10): the twin is the GPIB side (QCoDeS reads OUTX? in its snapshot)
+        Stored("OUTX", 1, set=int_in(0, 1)),
         # setup (p. 5-10)
         Stored("SRAT", 4, set=int_in(0, 14)),
         Stored("SEND", 1, set=int_in(0, 1)),
