@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 
 import pytest
+from pymeasure.instruments.srs.sr860 import SR860 as PymeasureSR860
 
 from cryolab.clock import ScaledClock
 from cryolab.sim.lab import SimulatedLab
 
 qcodes = pytest.importorskip("qcodes")
 from qcodes.instrument import Instrument  # noqa: E402
-from qcodes.instrument_drivers.stanford_research import SR830  # noqa: E402
+from qcodes.instrument_drivers.stanford_research import SR830, SR860  # noqa: E402
 
 TIMEOUT_S = 2.0  # every VISA read; the twins answer within milliseconds
 FIELD_T = 0.03  # 300 Oe
@@ -77,5 +78,55 @@ def test_qcodes_sr830_constructs_and_snapshots_against_the_sr830_twin(caplog):
         assert li.X() == pytest.approx(x, rel=5e-3)
         received = lab.servers["lockin"].received_lines()
         assert received[:3] == ["SRAT ?", "DDEF ? 1", "DDEF ? 1"]
+
+
+def test_qcodes_sr860_constructs_snapshots_sets_and_reads(caplog):
+    with lab_of(100.0, lockin="SR860") as lab:
+        lab.world.magnet.hold_at(FIELD_T / lab.world.magnet.coil_T_per_A)
+        li = SR860("li", lab.resources["lockin"], visalib="@py", timeout=TIMEOUT_S)
+        assert li.IDN()["model"] == "SR860"
+        assert snapshot_problems(li, caplog) == []
+        li.frequency(3.33)
+        li.amplitude(0.5)
+        li.time_constant(1)
+        li.sensitivity(0.01)
+        li.filter_slope(24)
+        li.phase(10.0)
+        assert (li.frequency(), li.amplitude(), li.time_constant(), li.sensitivity(),
+                li.filter_slope(), li.phase()) == (3.33, 0.5, 1, 0.01, 24, 10.0)
+        received = lab.servers["lockin"].received_lines()
+        assert "OFLT 12" in received and "SCAL 6" in received  # the SR860's own tables
+        li.phase(0.0)
+        lab.clock.wait(30.0)  # 24 dB/oct needs 10 τ; 30 τ is plenty
+        x, y = li.get_values("X", "Y")
+        assert x == pytest.approx(expected_x_V(lab), rel=5e-3)
+        assert abs(y) < 0.01 * x
+        assert li.X() == pytest.approx(x, rel=5e-3)
+        assert li.R() == pytest.approx(x, rel=5e-3)
+        assert li.get_data_channels_dict()["X"] == pytest.approx(x, rel=5e-3)
+
+
+def test_pymeasure_sr860_with_an_lf_read_terminator_sets_and_reads():
+    with lab_of(100.0, lockin="SR860") as lab:
+        lab.world.magnet.hold_at(FIELD_T / lab.world.magnet.coil_T_per_A)
+        li = PymeasureSR860(lab.resources["lockin"], visa_library="@py", read_termination="\n",
+                            timeout=int(TIMEOUT_S * 1000))
+        try:
+            assert li.ask("*IDN?").startswith("Stanford_Research_Systems,SR860,")
+            li.frequency = 3.33
+            li.sine_voltage = 0.5
+            li.time_constant = 1
+            li.sensitivity = 0.01
+            assert (li.frequency, li.sine_voltage, li.time_constant, li.sensitivity) == \
+                (3.33, 0.5, 1, 0.01)
+            lab.clock.wait(20.0)
+            x, y = li.snap("X", "Y")  # sent as "SNAP? X, Y": parameter names
+            assert x == pytest.approx(expected_x_V(lab), rel=5e-3)
+            assert abs(y) < 0.01 * x
+            assert li.x == pytest.approx(x, rel=5e-3)
+            assert li.snap_all()[0] == pytest.approx(x, rel=5e-3)  # DAT1 shows X
+            assert "SNAP? X, Y" in lab.servers["lockin"].received_lines()
+        finally:
+            li.adapter.close()
 
 

@@ -121,6 +121,27 @@ def channels(names: Sequence[str], everything: str) -> Parser:
     return parse
 
 
+def code_or_name(names: Sequence[str]) -> Parser:
+    """A parameter by its code (its position in ``names``) or by its name in the short or long
+    form, any case; upper case in ``names`` marks the short form (the SR860's ``SNAP? X, Y`` is
+    ``SNAP? 0,1``, ``THeta`` is ``TH`` or ``THETA``) → the code."""
+    nodes = [_node(name) for name in names]
+
+    def parse(text: str) -> int:
+        t = text.strip().upper()
+        if t[:1].isdigit():
+            code = _integer(t)
+            if 0 <= code < len(nodes):
+                return code
+        else:
+            for code, node in enumerate(nodes):
+                if _matches(t, node):
+                    return code
+        raise ValueError(f"{text!r} is not one of {', '.join(names)} or 0–{len(names) - 1}")
+
+    return parse
+
+
 class optional:  # noqa: N801 - reads as a parser modifier in the tables
     """An argument that may be left out; ``default`` stands in for it."""
 
@@ -237,6 +258,22 @@ class Stored(Row):
         super().__init__(command, get=get or (lambda device: str(device.stored[command])),
                          get_args=get_args, set=set, apply=apply or store)
         self.default = default
+
+
+class Indexed(Stored):
+    """A setting kept per index (an output, a channel, a rate range): ``CEXP 1, 2`` sets index
+    1, ``CEXP? 1`` reads it. ``defaults`` holds the power-on value of each index, ``index``
+    parses the index (0 … len(defaults) − 1), ``fmt`` writes a value into the reply."""
+
+    def __init__(self, command: str, defaults: Sequence[Any], index: Parser, set: Parser,
+                 fmt: Callable[[Any], str] = str) -> None:
+        def store(device: Any, i: int, value: Any) -> None:
+            values = list(device.stored[command])
+            values[i] = value
+            device.stored[command] = tuple(values)
+
+        super().__init__(command, tuple(defaults), set=(index, set), get_args=index,
+                         get=lambda device, i: fmt(device.stored[command][i]), apply=store)
 
 
 class Table:

@@ -4,11 +4,13 @@ model name to its twin: a new twin is a module here and a line in ``DEVICES``.""
 from cryolab.sim.devices.ami430 import AMI430Device
 from cryolab.sim.devices.ls372 import LS372Device
 from cryolab.sim.devices.sr830 import SR830Device
+from cryolab.sim.devices.sr860 import SR860Device
 from cryolab.sim.protocol import TableDevice
 
 #: model name (as station files spell it) → the class of its simulated twin
 DEVICES: dict[str, type[TableDevice]] = {
     "SR830": SR830Device,
+    "SR860": SR860Device,
     "LS372": LS372Device,
     "AMI430": AMI430Device,
 }
