@@ -14,7 +14,11 @@ import pytest
 
 from cryolab.clock import VirtualClock
 from cryolab.sim.lab import SimulatedLab
+from cryolab.sim.sample import ruo2_sample_ohm
 from instruments.adapter import ConfirmingAdapter
+from instruments.lakeshore_370 import ControlSetup, InputSetup, InputType, LakeShore370
+from instruments.lakeshore_372 import LakeShore372, ReadingStatus
+from instruments.limits import LimitError
 from instruments.srs_sr860 import SR860, OverloadStatus
 
 START_S = 1.7e9
@@ -111,5 +115,85 @@ def test_sr860_overload_is_reported_now_and_auto_range_recovers(make_lab):
     assert chosen == 50e-6  # 12.9 µV at ≤ 60 % of full scale
     assert not lockin.snap_with_status()[1]
     assert lockin.read_status() == OverloadStatus.OK  # nothing latches
+
+
+# ----------------------------------------------------------------------------- Lake Shore 370
+
+
+def test_370_reads_the_mc_and_sample_thermometers_the_372_would(make_lab):
+    lab370 = make_lab(bridge="LS370", T_start_K=0.1)
+    lab372 = make_lab(bridge="LS372", T_start_K=0.1)
+    ls370 = make_lab.open(lab370, "bridge", LakeShore370)
+    ls372 = make_lab.open(lab372, "bridge", LakeShore372)
+    assert ls370.id.startswith("LSCI,MODEL370,")
+    for lab in (lab370, lab372):
+        lab.clock.wait(120.0)  # both fridges cool from 0.1 K for the same time
+    mc370_K, mc372_K = ls370.ch_1.temperature_K, ls372.ch_1.temperature_K
+    assert mc370_K == pytest.approx(mc372_K, rel=3e-4)  # each reading has 5e-5 rms noise
+    assert mc370_K == pytest.approx(lab370.world.fridge.T_mc_K, rel=3e-4)
+    assert 0.02 < mc370_K < 0.1
+    chip370_ohm, chip372_ohm = ls370.ch_2.resistance_ohm, ls372.ch_2.resistance_ohm
+    assert chip370_ohm == pytest.approx(chip372_ohm, rel=3e-4)
+    assert chip370_ohm == pytest.approx(ruo2_sample_ohm(lab370.world.fridge.T_sample_K),
+                                        rel=3e-4)
+    assert ls370.ch_2.temperature_K == 0.0  # no curve on the sample's channel
+    assert ls370.ch_1.status is ReadingStatus.OK and ls370.ch_7.status & ReadingStatus.R_OVER
+
+
+def test_370_heater_loop_drives_the_same_fridge(make_lab):
+    lab = make_lab(bridge="LS370")
+    bridge = make_lab.open(lab, "bridge", LakeShore370)
+    heater = bridge.sample_heater
+    heater.set_output_mode("closed_loop", 1)
+    heater.set_pid(20, 10, 0)
+    heater.set_ramp(True, 0.2)
+    heater.range_index = 5
+    heater.setpoint_K = 0.25
+    assert heater.output_mode.mode == "closed_loop" and heater.control_mode == "closed_loop"
+    assert heater.pid == (20.0, 10.0, 0.0)
+    assert heater.ramp == (True, 0.2)
+    assert heater.ramping is True
+    lab.clock.wait(600.0)  # 1.15 min of ramp, then the loop settles (τ_loop = 10 s at P = 20)
+    assert heater.ramping is False
+    assert bridge.ch_1.temperature_K == pytest.approx(0.25, rel=0.01)
+    assert 0 < heater.output_percent < 100
+    assert heater.error_code == 0
+    bridge.all_heaters_off()
+    assert heater.range_index == 0 and bridge.still_percent == 0.0
+    lab.clock.wait(1800.0)
+    assert bridge.ch_1.temperature_K < 0.05  # off: the MC cools back toward base
+
+
+def test_370_channel_setup_round_trips(make_lab):
+    lab = make_lab(bridge="LS370")
+    bridge = make_lab.open(lab, "bridge", LakeShore370)
+    assert bridge.ch_1.setup == InputSetup(True, 7, 3, 1, 1)  # the MC curve is curve 1
+    bridge.input(2).configure(enabled=True, dwell_s=10, pause_s=5, curve=0, tempco=1)
+    assert bridge.ch_2.setup == InputSetup(True, 10, 5, 0, 1)
+    bridge.ch_2.set_input_type(1, 9, 1, 12)
+    assert bridge.ch_2.input_type == InputType(1, 9, 1, 12, False)
+    bridge.set_scan(2, True)
+    assert bridge.scan == (2, True)
+    heater = bridge.sample_heater
+    heater.set_heater_resistance(100.0)
+    assert heater.control_setup == ControlSetup(1, True, "K", 1, "current", 8, 100.0)
+    heater.manual_output_percent = 12.5
+    assert heater.manual_output_percent == 12.5
+    values = bridge.read_values(["RDGR? 1", "RDGK? 1"])  # one exchange each on the 370
+    assert values[1] == pytest.approx(lab.world.fridge.T_mc_K, rel=3e-4)
+    with pytest.raises(LimitError, match="370 input 'A'"):
+        bridge.input("A")
+
+
+def test_370_answers_only_the_last_query_of_a_line(make_lab, raw_client):
+    lab = make_lab(bridge="LS370")
+    # silence is awaited 0.25 s; a late reply would surface as the next query's answer
+    client = raw_client(lab.servers["bridge"].port, timeout_s=0.25)
+    assert client.query("RDGK? 1;RDGR? 2;SCAN?", b"\r\n") == "01,0"
+    assert client.read_line(b"\r\n") is None  # nothing else came
+    for command in ("RDGK? A", "KRDG? 1", "INTYPE? 1", "OUTMODE? 0"):  # 372 spellings
+        assert client.query(command, b"\r\n") is None, command
+    assert client.query("*ESR?", b"\r\n") == "016"  # EXE, the 370's error bit
+    assert client.query("*IDN?", b"\r\n").startswith("LSCI,MODEL370,")  # still in step
 
 

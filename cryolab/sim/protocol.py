@@ -7,7 +7,8 @@ asking it answers. ``TableDevice.handle_line`` splits a line into commands, find
 one dict lookup, parses the arguments and calls the row; an unknown command or a bad argument
 goes to the device's ``command_error`` (a status bit, an error queue), never into a reply
 (protocols.md §0). Quirks that differ between models — reply terminator, how several replies on
-a line come back, a banner, a connection limit — are class attributes of the device.
+a line come back (one line each, joined, or only the last), a banner, a connection limit — are
+class attributes of the device.
 """
 
 from __future__ import annotations
@@ -431,6 +432,8 @@ class TableDevice:
     reply_terminator: ClassVar[str] = "\n"
     #: None: one reply line per query; a string: all replies of a line joined into one line
     join_replies: ClassVar[str | None] = None
+    #: True: of several queries on one line only the last is answered (the others still run)
+    last_reply_only: ClassVar[bool] = False
     # per instance overridable (a lab may shorten the banner delay or limit connections)
     banner: tuple[str, ...] = ()
     banner_delay_s: float = 0.0
@@ -471,6 +474,8 @@ class TableDevice:
                 if query and reply is not None:
                     replies.append(reply)
             self.after_line()
+        if self.last_reply_only:
+            return replies[-1:]
         if self.join_replies is not None and replies:
             return [self.join_replies.join(replies)]
         return replies
