@@ -9,6 +9,8 @@ poll a deadline.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 import pytest
 from pymeasure.instruments.srs.sr860 import SR860 as PymeasureSR860
@@ -18,6 +20,7 @@ from cryolab.sim.lab import SimulatedLab
 
 qcodes = pytest.importorskip("qcodes")
 from qcodes.instrument import Instrument  # noqa: E402
+from qcodes.instrument_drivers.oxford import OxfordMercuryiPS  # noqa: E402
 from qcodes.instrument_drivers.stanford_research import SR830, SR860  # noqa: E402
 
 TIMEOUT_S = 2.0  # every VISA read; the twins answer within milliseconds
@@ -35,6 +38,13 @@ def lab_of(speed: float, lockin: str = "SR830", bridge: str = "LS372", magnet: s
     return SimulatedLab(ScaledClock(speed), preset="S1", seed=11, banner_delay_s=0.05,
                         instruments=[("lockin", lockin, {}), ("bridge", bridge, {}),
                                      ("magnet", magnet, options)])
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
 
 
 def snapshot_problems(instrument, caplog) -> list[str]:
@@ -128,5 +138,43 @@ def test_pymeasure_sr860_with_an_lf_read_terminator_sets_and_reads():
             assert "SNAP? X, Y" in lab.servers["lockin"].received_lines()
         finally:
             li.adapter.close()
+
+
+# ----------------------------------------------------------------------------- magnets
+
+
+def test_qcodes_mercury_ips_ramps_z_to_300_oe_and_holds(caplog):
+    with lab_of(100.0, magnet="MercuryiPS") as lab:
+        ips = OxfordMercuryiPS("ips", lab.resources["magnet"], visalib="@py", timeout=TIMEOUT_S)
+        assert ips.IDN()["model"] == "MERCURY IPS"
+        assert snapshot_problems(ips, caplog) == []
+        assert ips.magnet_temp() == 4.2
+        assert ips.GRPZ.ATOB() == pytest.approx(10.0)  # 0.1 T/A
+        ips.GRPZ.field_ramp_rate(0.2 / 60)  # T/s; the iPS keeps T/min
+        assert ips.GRPZ.field_ramp_rate() == pytest.approx(0.2 / 60)
+        ips.z_target(FIELD_T)
+        ips.ramp(mode="simul")  # 9 simulated s at 0.2 T/min
+        assert ips.GRPZ.ramp_status() == "TO SET"
+        wait_until(lambda: not ips.is_ramping())
+        assert ips.z_measured() == pytest.approx(FIELD_T)
+        assert ips.GRPZ.ramp_status() == "HOLD"
+        assert (ips.x_measured(), ips.y_measured()) == (0.0, 0.0)
+        assert lab.world.field_Oe == pytest.approx(300.0)
+        # back to zero with QCoDeS's blocking "safe" ramp, which polls ACTN until not TO SET
+        ips.z_target(0.0)
+        ips.ramp(mode="safe")
+        assert ips.GRPZ.field() == 0.0 and ips.GRPZ.ramp_status() == "HOLD"
+
+
+def test_qcodes_mercury_ips_addresses_spsu_on_firmware_2_6(caplog):
+    with lab_of(100.0, magnet="MercuryiPS", firmware="2.6.04.000") as lab:
+        ips = OxfordMercuryiPS("ips", lab.resources["magnet"], visalib="@py", timeout=TIMEOUT_S)
+        assert ips.IDN()["firmware"] == "2.6.04.000"
+        assert snapshot_problems(ips, caplog) == []
+        assert "READ:DEV:GRPZ:SPSU:SIG:FLD" in lab.servers["magnet"].received_lines()
+        ips.GRPZ.field_ramp_rate(0.2 / 60)
+        ips.z_target(FIELD_T)
+        ips.ramp(mode="safe")
+        assert ips.z_measured() == pytest.approx(FIELD_T)
 
 

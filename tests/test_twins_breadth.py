@@ -19,6 +19,8 @@ from instruments.adapter import ConfirmingAdapter
 from instruments.lakeshore_370 import ControlSetup, InputSetup, InputType, LakeShore370
 from instruments.lakeshore_372 import LakeShore372, ReadingStatus
 from instruments.limits import LimitError
+from instruments.oxford_mercury_ips import IPSRefusedError, MercuryiPS
+from instruments.oxford_mercury_ips import MagnetState as StateIPS
 from instruments.srs_sr860 import SR860, OverloadStatus
 
 START_S = 1.7e9
@@ -197,3 +199,105 @@ def test_370_answers_only_the_last_query_of_a_line(make_lab, raw_client):
     assert client.query("*IDN?", b"\r\n").startswith("LSCI,MODEL370,")  # still in step
 
 
+# ----------------------------------------------------------------------------- Mercury iPS
+
+
+def ips(make_lab, lab, **kwargs):
+    return make_lab.open(lab, "magnet", MercuryiPS, max_field_Oe=600.0,
+                         max_ramp_rate_Oe_per_s=10.0, **kwargs)
+
+
+def test_ips_ramps_at_the_set_rate_to_the_target_and_holds(make_lab):
+    lab = make_lab(magnet="MercuryiPS")
+    magnet = ips(make_lab, lab)
+    assert magnet.psu == "PSU" and magnet.coil_constant_Oe_per_A == pytest.approx(1000.0)
+    assert magnet.magnet_state is StateIPS.HOLD
+    magnet.start_ramp(300.0, 10.0)
+    assert magnet.magnet_state is StateIPS.TO_SET
+    assert (magnet.target_field_Oe, magnet.ramp_rate_Oe_per_s) == (300.0, 10.0)
+    lab.clock.wait(15.0)
+    assert magnet.field_Oe == pytest.approx(150.0)  # 10 Oe/s for 15 s
+    assert magnet.current_A == pytest.approx(0.15)
+    assert magnet.voltage_V == pytest.approx(0.005)  # L dI/dt = 0.5 H × 10 mA/s
+    lab.clock.wait(20.0)
+    assert magnet.magnet_state is StateIPS.HOLD
+    assert magnet.field_Oe == 300.0 and lab.world.field_Oe == pytest.approx(300.0)
+    magnet.zero()
+    assert magnet.magnet_state is StateIPS.TO_ZERO
+    lab.clock.wait(31.0)
+    assert magnet.magnet_state is StateIPS.HOLD and magnet.field_Oe == 0.0
+
+
+def test_ips_other_axes_answer_and_ramp_without_reaching_the_sample(make_lab):
+    lab = make_lab(magnet="MercuryiPS")
+    x_axis = ips(make_lab, lab, axis="GRPX")
+    x_axis.start_ramp(-100.0, 10.0)
+    lab.clock.wait(11.0)
+    assert x_axis.field_Oe == -100.0 and x_axis.magnet_state is StateIPS.HOLD
+    assert lab.world.field_Oe == 0.0
+
+
+def test_ips_quench_shows_in_the_alarm_word_and_hold_releases_it(make_lab):
+    lab = make_lab(magnet="MercuryiPS")
+    magnet = ips(make_lab, lab)
+    magnet.start_ramp(300.0, 10.0)
+    lab.clock.wait(10.0)
+    assert magnet.quenched is False
+    lab.world.magnet.quench()
+    assert magnet.quenched is True
+    assert magnet.magnet_state is StateIPS.CLAMPED and magnet.field_Oe == 0.0
+    with pytest.raises(IPSRefusedError, match="INVALID"):
+        magnet.ramp()  # a clamped output does not ramp
+    magnet.pause()  # HOLD: releases the clamp
+    assert magnet.quenched is False and magnet.magnet_state is StateIPS.HOLD
+
+
+def test_ips_firmware_2_6_answers_spsu_only(make_lab, raw_client):
+    lab = make_lab(magnet="MercuryiPS", magnet_wiring={"firmware": "2.6.04.000"})
+    magnet = ips(make_lab, lab)
+    assert magnet.firmware == (2, 6) and magnet.psu == "SPSU"
+    magnet.start_ramp(100.0, 10.0)
+    lab.clock.wait(11.0)
+    assert magnet.field_Oe == 100.0
+    client = raw_client(lab.servers["magnet"].port)
+    assert client.query("READ:DEV:GRPZ:PSU:SIG:FLD") == "STAT:DEV:GRPZ:PSU:INVALID"
+
+
+def test_ips_refusals_are_answered_not_silent(make_lab, raw_client):
+    lab = make_lab(magnet="MercuryiPS")
+    magnet = ips(make_lab, lab)
+    with pytest.raises(IPSRefusedError, match="INVALID"):
+        magnet.set_noun("SIG:FSET", "0.5")  # beyond the supply's 1 A × 0.1 T/A
+    with pytest.raises(IPSRefusedError, match="N/A"):
+        magnet.set_noun("SIG:SWHT", "ON")  # no persistent switch fitted
+    assert magnet.target_field_Oe == 0.0  # the old target stays
+    client = raw_client(lab.servers["magnet"].port)
+    for line, reply in [("READ:DEV:GRPQ:PSU:SIG:FLD", "NOT_FOUND"),
+                        ("read:DEV:GRPZ:PSU:SIG:FLD", "read:INVALID"),  # case-sensitive
+                        ("READ:DEV:GRPZ:PSU:SIG:FIELD", "STAT:DEV:GRPZ:PSU:SIG:FIELD:INVALID"),
+                        ("SET:DEV:GRPZ:PSU:SIG:FLD:0.1", "STAT:SET:DEV:GRPZ:PSU:SIG:FLD:INVALID"),
+                        ("READ:DEV:MB1.T1:TEMP:SIG:TEMP", "STAT:DEV:MB1.T1:TEMP:SIG:TEMP:4.2000K")]:
+        assert client.query(line) == reply, line
+
+
+# ----------------------------------------------------------------------------- all three
+
+
+@pytest.mark.parametrize(("role", "model", "query", "terminator"), [
+    ("lockin", "SR860", "*IDN?", b"\n"),
+    ("bridge", "LS370", "*IDN?", b"\r\n"),
+    ("magnet", "MercuryiPS", "SET:DEV:GRPZ:PSU:SIG:RFST:0.06", b"\n"),  # sets are answered
+])
+def test_faults_reach_the_new_twins_from_the_server(make_lab, raw_client, role, model, query,
+                                                    terminator):
+    lab = make_lab(**{role: model})
+    server = lab.servers[role]
+    client = raw_client(server.port, timeout_s=0.25)
+    normal = client.query(query, terminator)
+    assert normal
+    server.faults.inject("garbled")
+    assert client.query(query, terminator) == normal[: len(normal) // 2] + "\x15#?"
+    server.faults.inject("timeout")
+    assert client.query(query, terminator) is None
+    assert client.query(query, terminator) == normal
+    assert [event.kind for event in server.fault_log] == ["garbled", "timeout"]

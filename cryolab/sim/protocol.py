@@ -434,6 +434,8 @@ class TableDevice:
     join_replies: ClassVar[str | None] = None
     #: True: of several queries on one line only the last is answered (the others still run)
     last_reply_only: ClassVar[bool] = False
+    #: True: every line gets a reply, sets included (so faults may hit any line)
+    answers_every_line: ClassVar[bool] = False
     # per instance overridable (a lab may shorten the banner delay or limit connections)
     banner: tuple[str, ...] = ()
     banner_delay_s: float = 0.0
