@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from pymeasure.instruments.ami.ami430 import AMI430 as PymeasureAMI430
 from pymeasure.instruments.srs.sr860 import SR860 as PymeasureSR860
 
 from cryolab.clock import ScaledClock
@@ -20,6 +21,7 @@ from cryolab.sim.lab import SimulatedLab
 
 qcodes = pytest.importorskip("qcodes")
 from qcodes.instrument import Instrument  # noqa: E402
+from qcodes.instrument_drivers.cryomagnetics import CryomagneticsModel4G  # noqa: E402
 from qcodes.instrument_drivers.oxford import OxfordMercuryiPS  # noqa: E402
 from qcodes.instrument_drivers.stanford_research import SR830, SR860  # noqa: E402
 
@@ -178,3 +180,49 @@ def test_qcodes_mercury_ips_addresses_spsu_on_firmware_2_6(caplog):
         assert ips.z_measured() == pytest.approx(FIELD_T)
 
 
+def test_qcodes_cryomagnetics_4g_sweeps_to_300_oe_and_holds(caplog):
+    # five rate ranges up to the twin's 1 A, 0.1 A/s each; coil constant 0.1 T/A. QCoDeS polls
+    # IMAG? every 0.05 s of wall time until within 2 mT, then sends SWEEP PAUSE and sleeps 1 s.
+    # At 10⁴× the 3 s sweep takes 0.3 ms and its last 2 mT 0.02 ms, far less than one poll, so
+    # the pause finds the field at the limit (as a slow poll of a fast supply would)
+    limits = {i: (0.2 * (i + 1), 0.1) for i in range(5)}
+    with lab_of(10_000.0, magnet="CM4G") as lab:
+        cm = CryomagneticsModel4G("cm", lab.resources["magnet"], max_current_limits=limits,
+                                  coil_constant=0.1, visalib="@py", timeout=TIMEOUT_S)
+        assert cm.IDN()["model"] == "4G"
+        assert cm.units() == "T"
+        assert snapshot_problems(cm, caplog) == []
+        cm.rate(0.1)  # T/min → 0.0167 A/s in every range
+        assert cm.rate() == pytest.approx(0.1, rel=5e-3)  # RATE? prints 0.1 mA/s steps
+        cm.rate(0.6)  # T/min → 0.1 A/s, the ranges' maximum
+        cm.set_field(FIELD_T, block=True)
+        assert cm.field() == pytest.approx(FIELD_T)
+        state = cm.magnet_operating_state()
+        assert state.holding and not state.ramping
+        received = lab.servers["magnet"].received_lines()
+        setup = ("RANGE 4 1.0", "RATE 4 0.1", "REMOTE", "UNITS T")  # the constructor's
+        assert [line for line in received if line in setup] == list(setup)
+        assert received.index("ULIM 0.3") < received.index("SWEEP UP") < \
+            received.index("SWEEP PAUSE")
+        assert lab.world.field_Oe == pytest.approx(300.0)
+
+
+def test_pymeasure_ami430_ramps_to_300_oe_and_holds():
+    with lab_of(100.0) as lab:
+        magnet = PymeasureAMI430(lab.resources["magnet"], visa_library="@py",
+                                 timeout=int(TIMEOUT_S * 1000))  # reads the two banner lines
+        try:
+            assert magnet.field == 0.0
+            assert magnet.magnet_status == "AT ZERO CURRENT"
+            # PSwitch 1 is refused (no switch fitted); state 8 lets the ramp start
+            magnet.ramp_to_field(FIELD_T, 0.0015)  # tesla: the 430 starts in T; 20 s at 100×
+            wait_until(lambda: magnet.state == 2)
+            assert magnet.magnet_status == "HOLDING"
+            assert magnet.field == pytest.approx(FIELD_T)
+            received = lab.servers["magnet"].received_lines()
+            assert "CONF:RAMP:RATE:FIELD 1,0.0015,1.00" in received
+            magnet.zero()
+            wait_until(lambda: magnet.state == 8)
+            assert magnet.field == 0.0
+        finally:
+            magnet.adapter.close()

@@ -16,6 +16,8 @@ from cryolab.clock import VirtualClock
 from cryolab.sim.lab import SimulatedLab
 from cryolab.sim.sample import ruo2_sample_ohm
 from instruments.adapter import ConfirmingAdapter
+from instruments.cryomagnetics_4g import Cryomagnetics4G
+from instruments.cryomagnetics_4g import MagnetState as State4G
 from instruments.lakeshore_370 import ControlSetup, InputSetup, InputType, LakeShore370
 from instruments.lakeshore_372 import LakeShore372, ReadingStatus
 from instruments.limits import LimitError
@@ -280,13 +282,77 @@ def test_ips_refusals_are_answered_not_silent(make_lab, raw_client):
         assert client.query(line) == reply, line
 
 
-# ----------------------------------------------------------------------------- all three
+# ----------------------------------------------------------------------------- Cryomagnetics 4G
+
+
+def cm4g(make_lab, lab):
+    return make_lab.open(lab, "magnet", Cryomagnetics4G, coil_constant_Oe_per_A=1000.0,
+                         max_field_Oe=600.0, max_ramp_rate_Oe_per_s=10.0)
+
+
+def test_4g_sweeps_at_the_range_rate_to_the_limit_and_holds(make_lab):
+    lab = make_lab(magnet="CM4G")
+    magnet = cm4g(make_lab, lab)
+    assert magnet.id == "Cryomagnetics,4G,2239,1.02,208"
+    assert magnet.supply_units == "kG" and magnet.magnet_state is State4G.HOLDING
+    magnet.start_ramp(300.0, 1.0)  # RATE 0 0.001 (A/s), ULIM 0.3 (kG), SWEEP UP
+    assert magnet.magnet_state is State4G.SWEEPING and magnet.sweep_mode == "sweep up"
+    assert magnet.target_field_Oe == pytest.approx(300.0)
+    assert magnet.ramp_rate_Oe_per_s == pytest.approx(1.0)
+    lab.clock.wait(150.0)
+    assert magnet.field_Oe == pytest.approx(150.0)  # 1 Oe/s for 150 s
+    lab.clock.wait(160.0)
+    assert magnet.field_Oe == pytest.approx(300.0) and lab.world.field_Oe == pytest.approx(300)
+    assert magnet.magnet_state is State4G.HOLDING  # the sweep stops at its limit
+    assert magnet.sweep_mode == "Pause"
+    assert magnet.output_field_Oe == pytest.approx(300.0)
+
+
+def test_4g_sweeps_down_through_zero_and_to_zero(make_lab):
+    lab = make_lab(magnet="CM4G", initial_field_Oe=300.0)
+    magnet = cm4g(make_lab, lab)
+    magnet.start_ramp(-200.0, 10.0)  # LLIM −0.2, SWEEP DOWN: 500 Oe in 50 s
+    lab.clock.wait(25.0)
+    assert magnet.field_Oe == pytest.approx(50.0)
+    lab.clock.wait(30.0)
+    assert magnet.field_Oe == pytest.approx(-200.0) and magnet.lower_limit_Oe == -200.0
+    magnet.zero()
+    assert magnet.sweep_mode == "zeroing"
+    lab.clock.wait(25.0)
+    assert magnet.field_Oe == 0.0 and magnet.magnet_state is State4G.HOLDING
+
+
+def test_4g_quench_shows_in_the_status_byte_until_reset(make_lab):
+    lab = make_lab(magnet="CM4G")
+    magnet = cm4g(make_lab, lab)
+    magnet.start_ramp(300.0, 10.0)
+    lab.clock.wait(10.0)
+    lab.world.magnet.quench()
+    assert magnet.quenched is True and magnet.magnet_state is State4G.QUENCHED
+    assert magnet.field_Oe == 0.0
+    magnet.clear_quench()
+    assert magnet.quenched is False and magnet.magnet_state is State4G.HOLDING
+
+
+def test_4g_in_amperes_reads_the_same_field(make_lab):
+    lab = make_lab(magnet="CM4G", initial_field_Oe=300.0)
+    first = cm4g(make_lab, lab)
+    first.write("UNITS A")
+    first.adapter.confirm()  # a second connection is not ordered with the first
+    again = cm4g(make_lab, lab)
+    assert again.supply_units == "A"
+    assert again.field_Oe == pytest.approx(300.0)  # 0.3 A × 1000 Oe/A
+    assert again.ask("IMAG?").strip() == "0.3000A"
+
+
+# ----------------------------------------------------------------------------- all four
 
 
 @pytest.mark.parametrize(("role", "model", "query", "terminator"), [
     ("lockin", "SR860", "*IDN?", b"\n"),
     ("bridge", "LS370", "*IDN?", b"\r\n"),
     ("magnet", "MercuryiPS", "SET:DEV:GRPZ:PSU:SIG:RFST:0.06", b"\n"),  # sets are answered
+    ("magnet", "CM4G", "*IDN?", b"\r\n"),
 ])
 def test_faults_reach_the_new_twins_from_the_server(make_lab, raw_client, role, model, query,
                                                     terminator):

@@ -375,6 +375,16 @@ def letters(part: str) -> tuple[str, bool, str] | None:
     return m.group(1).upper(), m.group(2) is not None, part[m.end():]
 
 
+def spaced(part: str) -> tuple[str, bool, str] | None:
+    """Cryomagnetics 4G: a mnemonic of any length, an optional ``?``, then arguments separated
+    by spaces (``RANGE 0 10.0``, ``SWEEP UP FAST``); handed on comma-separated."""
+    header = letters(part)
+    if header is None:
+        return None
+    key, query, text = header
+    return key, query, ",".join(text.replace(",", " ").split())
+
+
 def scpi(part: str) -> tuple[str, bool, str]:
     """430: a ``:``-separated header, then at least one space before the arguments (430 manual
     §4.6.1)."""

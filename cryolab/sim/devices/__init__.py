@@ -2,6 +2,7 @@
 model name to its twin: a new twin is a module here and a line in ``DEVICES``."""
 
 from cryolab.sim.devices.ami430 import AMI430Device
+from cryolab.sim.devices.cryomagnetics_4g import Cryomagnetics4GDevice
 from cryolab.sim.devices.ls370 import LS370Device
 from cryolab.sim.devices.ls372 import LS372Device
 from cryolab.sim.devices.mercury_ips import MercuryIPSDevice
@@ -17,4 +18,5 @@ DEVICES: dict[str, type[TableDevice]] = {
     "LS370": LS370Device,
     "AMI430": AMI430Device,
     "MercuryiPS": MercuryIPSDevice,
+    "CM4G": Cryomagnetics4GDevice,
 }
