@@ -206,7 +206,8 @@ class MercuryIPSDevice(TableDevice):
 
     # ---------------------------------------------------------------- the command set
     # rows by noun, prefixed with the device type: READ answers ``get(device, uid)``, SET calls
-    # ``apply(device, uid, value)``, whose return is the refusal word or None (VALID)
+    # ``apply(device, uid, value)``, whose return is the refusal word or None (VALID). answer()
+    # splits the line itself (a value may follow the noun), so the table needs no grammar
     table = Table(grammar=lambda part: None, rows=[
         # the power supply of each group (§10.3.5; the nouns QCoDeS's driver uses)
         Row("PSU:SIG:FLD", get=lambda d, u: _decimal(d._m(u).field_T, "T"), get_args=str),

@@ -39,8 +39,9 @@ from instruments.srs_sr860 import FILTER_SLOPES, SENSITIVITIES, SR860, TIME_CONS
 ESR_EXE, ESR_CMD = 16, 32
 # LIAS? / CUROVLDSTAT? bits (srsinst.sr860 Status.LiaStatusBitDict, OverloadStatusBitDict)
 CH1_OVERLOAD, CH2_OVERLOAD, UNLOCKED, INPUT_RANGE = 1, 2, 8, 16
-# *STB? bits: 2 ERR, 3 LIA, 5 ESB (srsinst.sr860 Status.SerialPollStatusBitDict)
-STB_ERR, STB_LIA, STB_ESB = 4, 8, 32
+# *STB? bits 3 LIA and 5 ESB (srsinst.sr860 Status.SerialPollStatusBitDict); bit 2 (ERR)
+# never comes: the twin has no hardware errors (ERRS? 0)
+STB_LIA, STB_ESB = 8, 32
 #: IRNG: voltage input ranges in V, index 0–4 (manual, IRNG)
 INPUT_RANGES_V = (1.0, 0.3, 0.1, 0.03, 0.01)
 #: SCAL index → full scale in V: 0 = 1 V … 27 = 1 nV
