@@ -59,9 +59,13 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     for name, rule in args.fault or []:
         faults.setdefault(name, []).append(rule)
     try:
+        # the CLI's model names are the twins' DEVICES keys, as a station file's model: says
+        instruments = [("lockin", args.lockin, {}), ("bridge", args.bridge, {}),
+                       ("magnet", args.magnet, {})]
         lab = SimulatedLab(ScaledClock(args.speed), preset=args.sample, seed=args.seed,
                            port_base=args.port_base, faults=faults,
-                           bridge_max_connections=args.bridge_max_connections)
+                           bridge_max_connections=args.bridge_max_connections,
+                           instruments=instruments)
     except OSError as exc:
         where = f"ports {args.port_base}–{args.port_base + 2}" if args.port_base else "a port"
         print(f"cannot serve the simulated instruments on {where} of 127.0.0.1: "
@@ -321,8 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("sim", help="simulated instruments")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    # no abbreviations: "--bridge LS370" must never be taken for --bridge-max-connections
     serve = sim_sub.add_parser(
-        "serve", help="serve the simulated SR830, 372 and 430 on 127.0.0.1 until interrupted")
+        "serve", allow_abbrev=False,
+        help="serve a simulated lock-in, bridge and magnet supply on 127.0.0.1 until interrupted")
+    serve.add_argument("--lockin", choices=("SR830", "SR860"), default="SR830",
+                       help="lock-in model (default SR830)")
+    serve.add_argument("--bridge", choices=("LS372", "LS370"), default="LS372",
+                       help="resistance bridge model (default LS372)")
+    serve.add_argument("--magnet", choices=("AMI430", "MercuryiPS", "CM4G"), default="AMI430",
+                       help="magnet supply model (default AMI430; CM4G: Cryomagnetics 4G)")
     serve.add_argument("--sample", choices=("S0", "S1"), default="S1",
                        help="sample preset (default S1)")
     serve.add_argument("--speed", type=arguments.scaled_speed, default=1.0,

@@ -184,7 +184,7 @@ def test_each_lockin_has_its_own_noise_the_same_for_the_same_seed():
 
 
 @pytest.mark.parametrize("instruments, samples, says", [
-    ([("lockin", "SR860", {})], None, "no simulated 'SR860'"),
+    ([("lockin", "SR850", {})], None, "no simulated 'SR850'"),
     ([("x", "SR830", {}), ("x", "LS372", {})], None, "names used twice: x"),
     ([("m1", "AMI430", {}), ("m2", "AMI430", {})], None, "one magnet; m1, m2"),
     ([("xy", "SR830", {"driven_by": "xx"})], None, "driven by 'xx', which is not there"),

@@ -7,7 +7,8 @@ asking it answers. ``TableDevice.handle_line`` splits a line into commands, find
 one dict lookup, parses the arguments and calls the row; an unknown command or a bad argument
 goes to the device's ``command_error`` (a status bit, an error queue), never into a reply
 (protocols.md §0). Quirks that differ between models — reply terminator, how several replies on
-a line come back, a banner, a connection limit — are class attributes of the device.
+a line come back (one line each, joined, or only the last), a banner, a connection limit — are
+class attributes of the device.
 """
 
 from __future__ import annotations
@@ -117,6 +118,27 @@ def channels(names: Sequence[str], everything: str) -> Parser:
 
     def parse(text: str) -> tuple[str, ...]:
         return every if text.strip() == everything else (one(text),)
+
+    return parse
+
+
+def code_or_name(names: Sequence[str]) -> Parser:
+    """A parameter by its code (its position in ``names``) or by its name in the short or long
+    form, any case; upper case in ``names`` marks the short form (the SR860's ``SNAP? X, Y`` is
+    ``SNAP? 0,1``, ``THeta`` is ``TH`` or ``THETA``) → the code."""
+    nodes = [_node(name) for name in names]
+
+    def parse(text: str) -> int:
+        t = text.strip().upper()
+        if t[:1].isdigit():
+            code = _integer(t)
+            if 0 <= code < len(nodes):
+                return code
+        else:
+            for code, node in enumerate(nodes):
+                if _matches(t, node):
+                    return code
+        raise ValueError(f"{text!r} is not one of {', '.join(names)} or 0–{len(names) - 1}")
 
     return parse
 
@@ -239,6 +261,22 @@ class Stored(Row):
         self.default = default
 
 
+class Indexed(Stored):
+    """A setting kept per index (an output, a channel, a rate range): ``CEXP 1, 2`` sets index
+    1, ``CEXP? 1`` reads it. ``defaults`` holds the power-on value of each index, ``index``
+    parses the index (0 … len(defaults) − 1), ``fmt`` writes a value into the reply."""
+
+    def __init__(self, command: str, defaults: Sequence[Any], index: Parser, set: Parser,
+                 fmt: Callable[[Any], str] = str) -> None:
+        def store(device: Any, i: int, value: Any) -> None:
+            values = list(device.stored[command])
+            values[i] = value
+            device.stored[command] = tuple(values)
+
+        super().__init__(command, tuple(defaults), set=(index, set), get_args=index,
+                         get=lambda device, i: fmt(device.stored[command][i]), apply=store)
+
+
 class Table:
     """A device's rows by mnemonic: one dict lookup per command."""
 
@@ -316,12 +354,14 @@ def _matches(token: str, node: tuple[str, str]) -> bool:
 
 def four_letter(part: str) -> tuple[str, bool, str] | None:
     """SR830: four letters (or ``*`` and three), an optional ``?``, no space needed before the
-    arguments (pymeasure sends ``FREQ3.33000e+00``, ``OUTP?1``; protocols.md §1.1)."""
+    arguments (pymeasure sends ``FREQ3.33000e+00``, ``OUTP?1``), spaces allowed before the
+    ``?`` (QCoDeS sends ``SRAT ?``, ``DDEF ? 1``, the SRS manuals' own ``FSTR ? 0`` form)."""
     head = part[:4].upper()
     if len(head) < 4 or not (head.isalpha() or (head[0] == "*" and head[1:].isalpha())):
         return None
-    query = part[4:5] == "?"
-    return head, query, part[5:].lstrip() if query else part[4:].lstrip()
+    after = part[4:].lstrip()
+    query = after[:1] == "?"
+    return head, query, after[1:].lstrip() if query else after
 
 
 _LETTERS = re.compile(r"(\*?[A-Za-z]+)(\?)?\s*")
@@ -333,6 +373,16 @@ def letters(part: str) -> tuple[str, bool, str] | None:
     if m is None:
         return None
     return m.group(1).upper(), m.group(2) is not None, part[m.end():]
+
+
+def spaced(part: str) -> tuple[str, bool, str] | None:
+    """Cryomagnetics 4G: a mnemonic of any length, an optional ``?``, then arguments separated
+    by spaces (``RANGE 0 10.0``, ``SWEEP UP FAST``); handed on comma-separated."""
+    header = letters(part)
+    if header is None:
+        return None
+    key, query, text = header
+    return key, query, ",".join(text.replace(",", " ").split())
 
 
 def scpi(part: str) -> tuple[str, bool, str]:
@@ -392,6 +442,10 @@ class TableDevice:
     reply_terminator: ClassVar[str] = "\n"
     #: None: one reply line per query; a string: all replies of a line joined into one line
     join_replies: ClassVar[str | None] = None
+    #: True: of several queries on one line only the last is answered (the others still run)
+    last_reply_only: ClassVar[bool] = False
+    #: True: every line gets a reply, sets included (so faults may hit any line)
+    answers_every_line: ClassVar[bool] = False
     # per instance overridable (a lab may shorten the banner delay or limit connections)
     banner: tuple[str, ...] = ()
     banner_delay_s: float = 0.0
@@ -432,6 +486,8 @@ class TableDevice:
                 if query and reply is not None:
                     replies.append(reply)
             self.after_line()
+        if self.last_reply_only:
+            return replies[-1:]
         if self.join_replies is not None and replies:
             return [self.join_replies.join(replies)]
         return replies

@@ -3,7 +3,8 @@
 Framing follows protocols.md §0: a command line ends at LF, CR or CR LF, empty lines are ignored,
 each connection gets its own input buffer, replies get the instrument's terminator. Every received
 line is recorded with its simulated time, so a test can prove what was (and was not) sent.
-Queries pass a fault injector first (``cryolab.sim.faults``).
+Queries (lines with a ``?``, or every line of an instrument that answers every line) pass a
+fault injector first (``cryolab.sim.faults``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Device(Protocol):
     banner: tuple[str, ...]  # lines sent on every new connection, ``banner_delay_s`` after it
     banner_delay_s: float
     max_connections: int | None  # further connections are closed at once; None: no limit
+    answers_every_line: bool  # sets answered too (Mercury iPS): every line is a query to fault
 
     def handle_line(self, line: str) -> list[str]:
         """Execute one input line; return the reply lines (without terminators)."""
@@ -151,7 +153,8 @@ class LineServer:
         """Handle one line; return False when the connection is to be dropped."""
         now = self.clock.now()
         self.received.append((now, line))
-        fault = self.faults.next_fault(now) if "?" in line else None
+        query = self.device.answers_every_line or "?" in line
+        fault = self.faults.next_fault(now) if query else None
         if fault == "disconnect":
             self.fault_log.append(FaultEvent(now, fault, line))
             return False

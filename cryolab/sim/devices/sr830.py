@@ -40,26 +40,28 @@ BIT = optional(int_in(0, 7))
 
 
 class Register(Stored):
-    """An enable register: ``{i,} j`` sets it to j (0–255) or its bit i to j (0/1); ``? {i}``
-    reads it or its bit i (SR830 manual p. 5-21). Zero after power-on and ``*RST``."""
+    """An enable register of ``bits`` bits: ``{i,} j`` sets it to j or its bit i to j (0/1);
+    ``? {i}`` reads it or its bit i (SR830 manual p. 5-21). Zero after power-on and ``*RST``."""
 
-    def __init__(self, command: str) -> None:
-        def apply(device: SR830Device, first: int, second: int | None) -> None:
+    def __init__(self, command: str, bits: int = 8) -> None:
+        top = (1 << bits) - 1
+
+        def apply(device: TableDevice, first: int, second: int | None) -> None:
             value = device.stored[command]
             if second is None:
                 value = first
-            elif first <= 7 and second <= 1:
+            elif first < bits and second <= 1:
                 value = value & ~(1 << first) | second << first
             else:
-                raise ValueError(f"{command} {first},{second}: bit 0–7 to 0 or 1")
+                raise ValueError(f"{command} {first},{second}: bit 0–{bits - 1} to 0 or 1")
             device.stored[command] = value
 
-        def get(device: SR830Device, bit: int | None) -> str:
+        def get(device: TableDevice, bit: int | None) -> str:
             value = device.stored[command]
             return str(value if bit is None else (value >> bit) & 1)
 
-        super().__init__(command, 0, set=(int_in(0, 255), optional(int_in(0, 255))),
-                         get=get, get_args=BIT, apply=apply)
+        super().__init__(command, 0, set=(int_in(0, top), optional(int_in(0, top))),
+                         get=get, get_args=optional(int_in(0, bits - 1)), apply=apply)
 
 
 def _wrap_deg(p: float) -> float:
@@ -269,6 +271,8 @@ class SR830Device(TableDevice):
         Row("OAUX", get=lambda d: six_digits(0.0)),  # aux inputs are not wired
         Row("AUXV", get=lambda d, o: six_digits(d.aux_out[o]), get_args=int_in(1, 4),
             set=(int_in(1, 4), float_in(-10.5, 10.5)), apply=set_aux),
+        # interface (p. 5-10): the twin is the GPIB side (QCoDeS reads OUTX? in its snapshot)
+        Stored("OUTX", 1, set=int_in(0, 1)),
         # setup (p. 5-10)
         Stored("SRAT", 4, set=int_in(0, 14)),
         Stored("SEND", 1, set=int_in(0, 1)),
