@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import fits, gui, overnight, pipeline, soak, sockets
+from benchmarks import crash, fits, gui, overnight, pipeline, soak, sockets
 
 BENCHMARKS = {
     "pipeline": ("per-point data path, instant instruments, beside QCoDeS, PyMeasure and floors",
@@ -24,6 +24,8 @@ BENCHMARKS = {
     "fits": ("Eq. 1 / Eq. 2 fit latency as `cryolab fit` does them", fits.run),
     "gui": ("GUI frame time with 10⁴–10⁶ points, offscreen, points arriving", gui.run),
     "soak": ("simulated 48 h with 1 % injected faults", soak.run),
+    "crash": ("points a SIGKILL loses, in wall time (a real cryolab run killed 8 times)",
+              crash.run),
 }
 
 

@@ -57,7 +57,10 @@ class ScaledClock:
         if not speed > 0:
             raise ValueError(f"speed must be positive, got {speed!r}")
         self.speed = float(speed)
-        self._t0 = time.time() if start is None else float(start)
+        #: the wall time at which this clock read ``sim_origin``: t = sim_origin + (w − it)·speed
+        self.wall_origin = time.time()
+        self._t0 = self.wall_origin if start is None else float(start)
+        self.sim_origin = self._t0
         self._m0 = time.monotonic()
 
     def now(self) -> float:

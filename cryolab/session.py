@@ -237,6 +237,9 @@ class Session:
             "simulated": self.spec.simulated,
             "speed": self.spec.speed,
             "clock": type(self.clock).__name__,
+            # a scaled clock's time maps back to wall time: w = wall + (t − sim) / speed
+            "clock_wall_origin_s": getattr(self.clock, "wall_origin", math.nan),
+            "clock_sim_origin_s": getattr(self.clock, "sim_origin", math.nan),
             "preset": self.spec.preset if self.spec.simulated else "",
             "seed": self.spec.seed,
             "mismatch_threshold": self.spec.sequence.settings.mismatch_threshold,

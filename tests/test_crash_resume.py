@@ -7,6 +7,7 @@ import sys
 import time
 
 import h5py
+import numpy as np
 import pytest
 
 from cryolab.sequence import make_plan, sequence_from_text
@@ -55,25 +56,34 @@ def start_run(tmp_path):
     raise AssertionError("the run did not start writing points within 60 s")
 
 
-@pytest.mark.parametrize("kill_after_s", [0.5, 3.0, 6.0])
-def test_a_killed_run_leaves_a_readable_file_that_resume_completes(tmp_path, kill_after_s):
+def points_on_disk(path) -> int:
+    try:
+        with RunFile(path) as run:
+            return len(run.points())
+    except Exception:  # mid-write: read again
+        return 0
+
+
+@pytest.mark.parametrize("kill_at_points", [30, 300, 900])
+def test_a_killed_run_leaves_a_readable_file_that_resume_completes(tmp_path, kill_at_points):
+    """Killed once another process has seen ``kill_at_points`` points on the disk (moments
+    chosen by what the file holds, not by wall time): every point seen before the kill is in
+    the file after it. How much a kill loses in time is measured by benchmarks/run.py crash."""
     proc, out = start_run(tmp_path)
-    time.sleep(kill_after_s)
-    killed_at = time.time()
+    (path,) = out.glob("*.h5")
+    deadline = time.monotonic() + 120
+    seen = 0
+    while seen < kill_at_points and proc.poll() is None and time.monotonic() < deadline:
+        seen = points_on_disk(path)
+    assert seen >= kill_at_points, "the run ended or stalled before the kill"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
-    (path,) = out.glob("*.h5")
 
     with RunFile(path) as run:  # opens despite the killed writer
         assert run.status == "running"
-        created = run.attrs["created"]
         points = run.points()
-        assert len(points) > 0
-        # the simulated clock started before the file was created, so at wall time w it read
-        # at least created + (w − created)·speed: everything older than ~1.5 s must be there
-        expected = created + (killed_at - 1.5 - created) * SPEED
-        assert points["time_s"].max() >= expected - 5 * 3.0  # a few point intervals of slack
-        assert points["time_s"].max() <= created + (killed_at + 0.5 - created) * SPEED * 1.05
+        assert len(points) >= seen  # nothing that was on the disk is lost
+        assert np.all(np.diff(points["time_s"]) > 0)
 
     result = cryolab("resume", str(path), "--speed", "max")
     assert result.returncode == 0, result.stderr
@@ -136,8 +146,7 @@ def test_resume_refuses_files_that_are_not_runs(tmp_path, content):
 
 
 def test_clearing_the_write_flag_of_a_killed_file(tmp_path):
-    proc, out = start_run(tmp_path)
-    time.sleep(0.5)
+    proc, out = start_run(tmp_path)  # returns once points are on the disk
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     (path,) = out.glob("*.h5")

@@ -7,6 +7,7 @@ grace time ends the run in the safe state. Every fault is recorded with its time
 """
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +67,20 @@ def test_transient_faults_are_survived_recorded_and_flagged(tmp_path, kind):
         recorded = run.faults()
         n_injected = sum(len(v) for v in injected.values())
         assert n_injected >= 10
-        # every injected fault was noticed and recorded with its time, as a retry
-        retries = [f for f in recorded if f["action"] == "retry"]
-        assert len(retries) == n_injected
+        # every injected fault was noticed and recorded as a retry, at the (virtual) time the
+        # server injected it; on a busy machine a genuine timeout may come on top (the VISA
+        # timeouts here are 100 ms): it is recorded too, and is the only extra allowed
+        retries = Counter((f["instrument"], round(f["time_s"], 6)) for f in recorded
+                          if f["action"] == "retry")
+        wanted = Counter((name, round(e.time, 6)) for name, events in injected.items()
+                         for e in events)
+        assert not wanted - retries, f"injected but not recorded: {wanted - retries}"
+        extra = retries - wanted
         expected_kind = {"timeout": "timeout", "garbled": "garbled",
                          "disconnect": "timeout"}[kind]  # a dropped socket reads as silence
-        assert all(f["kind"] == expected_kind for f in retries)
+        by_key = {(f["instrument"], round(f["time_s"], 6)): f["kind"] for f in recorded}
+        assert all(by_key[k] == expected_kind for k in wanted)
+        assert all(by_key[k] == "timeout" for k in extra)
         assert all(np.isfinite(f["time_s"]) for f in recorded)
         points = run.points()
         flagged = points[(points["flags"] & Flag.INSTRUMENT_FAULT) > 0]

@@ -105,7 +105,10 @@ def test_pause_resume_and_abort_do_what_they_say(gui, qtbot, tmp_path, monkeypat
     qtbot.waitUntil(lambda: window.store.state == "paused", timeout=30_000)
     assert window.sequence.resume.isEnabled() and not window.sequence.pause.isEnabled()
     count = window.store.points.n
-    qtbot.wait(1500)  # 300 simulated seconds: no point may arrive while paused
+    clock = window.worker.bench.clock
+    paused_at = clock.now()
+    # 300 simulated seconds on the run's clock: no point may arrive while paused
+    qtbot.waitUntil(lambda: clock.now() > paused_at + 300, timeout=60_000)
     assert window.store.points.n == count
     click(qtbot, window.sequence.resume)
     qtbot.waitUntil(lambda: window.store.points.n > count + 5, timeout=60_000)
@@ -133,8 +136,10 @@ def test_abort_can_be_cancelled(gui, qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: window.store.points.n > 3, timeout=60_000)
     monkeypatch.setattr(QtWidgets.QMessageBox, "question",
                         lambda *a, **k: QtWidgets.QMessageBox.No)
+    count = window.store.points.n
     click(qtbot, window.sequence.abort)
-    qtbot.wait(500)
+    assert window.worker.running and window.store.state == "running"
+    qtbot.waitUntil(lambda: window.store.points.n > count + 3, timeout=60_000)  # goes on
     assert window.worker.running and window.store.state == "running"
 
 

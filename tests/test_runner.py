@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from cryolab.events import PointTaken
+from cryolab.events import PointTaken, RunStateChanged
 from cryolab.measurement import Flag
 from cryolab.session import Session, validate
 from cryolab.sim.magnet import RampState
@@ -176,19 +176,40 @@ steps:
 
 
 def test_pause_holds_and_resume_continues(tmp_path):
+    """While paused nothing is measured and the (virtual) clock stands still; resume goes on
+    where it stopped. The test follows the runner's own state, not a timer: a point arriving
+    while paused fails it however long the machine takes."""
     holder = {}
+    paused, point_while_paused = threading.Event(), threading.Event()
 
-    def pause():
-        holder["session"].runner.pause()
-        threading.Timer(0.3, holder["session"].runner.resume).start()
+    def on_event(event):
+        if isinstance(event, PointTaken) and paused.is_set():
+            point_while_paused.set()
+        elif isinstance(event, RunStateChanged) and event.state == "paused":
+            paused.set()
 
-    session = start_session(tmp_path, LONG_RAMP, subscribers=[At(200, pause)])
+    def resume_once_paused():
+        runner = holder["session"].runner
+        try:
+            assert paused.wait(timeout=60)
+            at_pause = runner.clock.now()
+            holder["held"] = not point_while_paused.wait(timeout=0.5)  # the hold holds
+            holder["clock_still"] = runner.clock.now() == at_pause
+            holder["state"] = runner.state
+        finally:
+            paused.clear()
+            runner.resume()
+
+    session = start_session(tmp_path, LONG_RAMP, subscribers=[
+        on_event, At(200, lambda: (session.runner.pause(),
+                                   threading.Thread(target=resume_once_paused).start()))])
     holder["session"] = session
     try:
         status = session.run()
     finally:
         session.close()
     assert status == "completed"
+    assert holder["held"] and holder["clock_still"] and holder["state"] == "paused"
     with RunFile(tmp_path / "run.h5") as run_file:
         texts = [e["text"] for e in run_file.events()]
         assert any(t.startswith("paused") for t in texts)

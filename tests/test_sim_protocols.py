@@ -310,7 +310,9 @@ def test_the_bridge_can_refuse_a_third_connection():
         p = port(lab, "bridge")
         a = socket.create_connection(("127.0.0.1", p))
         b = socket.create_connection(("127.0.0.1", p))
-        time.sleep(0.1)
+        deadline = time.monotonic() + 10  # until the server has taken both (a condition)
+        while lab.servers["bridge"].connection_count < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
         c = socket.create_connection(("127.0.0.1", p))
         c.settimeout(1.0)
         assert c.recv(10) == b""  # accepted by the kernel, dropped by the 372

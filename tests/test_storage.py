@@ -3,7 +3,6 @@
 import subprocess
 import sys
 import threading
-import time
 
 import h5py
 import numpy as np
@@ -85,16 +84,39 @@ with RunFile(sys.argv[1]) as run:
         print(sum(s.n_points for s in run.steps()), run.status, flush=True)
         time.sleep(0.4)
 """
+#: refreshes until the count has grown twice (bounded): a live reader follows a live file
+GROWTH_READER = """
+import sys, time
+from cryolab.storage import RunFile
+with RunFile(sys.argv[1]) as run:
+    counts = []
+    for _ in range(600):
+        run.refresh()
+        n = sum(s.n_points for s in run.steps())
+        if not counts or n != counts[-1]:
+            counts.append(n)
+            print(n, flush=True)
+        if len(counts) >= 3:
+            break
+        time.sleep(0.05)
+"""
 
 
-def test_points_reach_the_disk_within_a_second_while_the_writer_stays_open(tmp_path):
+def test_points_reach_the_disk_while_the_writer_stays_open(tmp_path):
+    """Fewer points than a write block, no flush asked for: the writer's own flush thread puts
+    them on the disk, where another process sees them (how soon is measured by
+    `benchmarks/run.py crash`, not asserted here)."""
     path = tmp_path / "run.h5"
-    writer, _ = write_run(path, 100, close=False)  # fewer than a write block
+    writer, _ = write_run(path, 100, close=False)
     try:
-        time.sleep(1.2)
-        out = subprocess.run([sys.executable, "-c", READER, str(path), "1"],
-                             capture_output=True, text=True, timeout=60)
-        assert out.stdout.split() == ["100", "running"], out.stderr
+        seen: list[str] = []
+        for _ in range(60):  # wait on the condition, bounded
+            out = subprocess.run([sys.executable, "-c", READER, str(path), "1"],
+                                 capture_output=True, text=True, timeout=60)
+            seen = out.stdout.split()
+            if seen == ["100", "running"]:
+                break
+        assert seen == ["100", "running"], out.stderr
     finally:
         writer.close()
 
@@ -106,16 +128,15 @@ def test_a_second_process_reads_the_file_live_during_a_run(tmp_path):
     thread = threading.Thread(target=session.run)
     thread.start()
     try:
-        time.sleep(1.0)
-        out = subprocess.run([sys.executable, "-c", READER, str(session.path), "4"],
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run([sys.executable, "-c", GROWTH_READER, str(session.path)],
+                             capture_output=True, text=True, timeout=120)
     finally:
         session.runner.abort("test over")
         thread.join(timeout=30)
         session.close()
-    counts = [int(line.split()[0]) for line in out.stdout.splitlines()]
-    assert len(counts) == 4, out.stderr
-    assert counts == sorted(counts) and counts[-1] > counts[0] > 0
+    counts = [int(line) for line in out.stdout.split()]
+    assert len(counts) >= 3, out.stderr  # it saw the file grow, twice, while being written
+    assert counts == sorted(counts)
 
 
 def test_foreign_and_damaged_files_are_refused_clearly(tmp_path):
