@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cryolab.storage import RunFile
+from cryolab.runfile import RunFile
 
 SPEED = 400.0
 SEQUENCE = """

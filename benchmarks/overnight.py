@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cryolab.session import Session, validate
-from cryolab.storage import RunFile
+from cryolab.runfile import RunFile
 
 SEQUENCE = Path(__file__).resolve().parent.parent / "sequences" / "overnight_field_sweep.yaml"
 

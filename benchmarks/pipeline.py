@@ -19,7 +19,7 @@ from cryolab.clock import VirtualClock
 from cryolab.events import RunEnded, RunStarted, StepEnded, StepStarted
 from cryolab.runner import Runner
 from cryolab.sequence import RampTemperature, Sequence
-from cryolab.storage import RunFile, RunWriter
+from cryolab.runfile import RunFile, RunWriter
 
 N_POINTS = 20_000
 

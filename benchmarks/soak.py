@@ -21,7 +21,7 @@ from cryolab.sequence import FieldSweep, RampSpec, Sequence, SetExcitation
 from cryolab.session import RunSpec, Session
 from cryolab.sim.faults import FaultRule
 from cryolab.station import load_station
-from cryolab.storage import RunFile
+from cryolab.runfile import RunFile
 
 
 def rss_mb() -> float:

@@ -22,7 +22,7 @@ from cryolab.runner import Runner
 from cryolab.sequence import RampTemperature, Sequence
 from cryolab.sim.lab import SimulatedLab
 from cryolab.station import connect, load_station
-from cryolab.storage import RunWriter
+from cryolab.runfile import RunWriter
 
 N_POINTS = 3_000
 

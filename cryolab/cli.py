@@ -28,6 +28,7 @@ from cryolab.analysis.summary import analyze_points
 from cryolab.clock import ScaledClock
 from cryolab.inputs import InputError, read_input
 from cryolab.progress import ProgressBar
+from cryolab.runfile import RunFile, RunFileError, export_csv
 from cryolab.sequence import format_duration, make_plan
 from cryolab.session import (
     Session,
@@ -40,7 +41,6 @@ from cryolab.session import (
 from cryolab.sim.faults import FaultRule, parse_fault_spec
 from cryolab.sim.lab import NAMES, SimulatedLab
 from cryolab.station import ConnectError
-from cryolab.storage import RunFile, RunFileError, export_csv
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 MAX_CSV_BYTES = 200_000_000  # 10⁶ points of a few columns fit many times over
@@ -265,7 +265,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if data.suffix.lower() in (".h5", ".hdf5"):
             with RunFile(data) as run:
                 points = run.points()
-            summary, skipped = analyze_points(points, args.model)
+                channel = (run.longitudinal_channels() or run.channel_names)[0]
+            summary, skipped = analyze_points(points, args.model, channel)
             result = {"fields": [{"field_Oe": r.field_Oe, **_choice_json(r.choice),
                                   "curvature_zeros_data_K": r.curvature_zeros_data_K,
                                   "curvature_zeros_model_K": r.curvature_zeros_model_K}

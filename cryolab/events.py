@@ -1,15 +1,21 @@
 """What the runner tells its subscribers (writer, live fitter, GUI, progress bar, log).
 
 Data flow is one way: the runner emits these, subscribers react, none knows about the others
-(the way bluesky separates plans from callbacks). A subscriber is any callable taking an event.
+(the way Bluesky separates plans from callbacks). A subscriber is any callable taking an event;
+:class:`Subscriber` dispatches each event type to a method named after it (``on_point``,
+``on_step_started``, …), so a subscriber handles only what it declares. A point is the
+:class:`~cryolab.measurement.Point` record itself. Something that needs a person is an
+:class:`Alarm` of a named kind, never a word to match in a note.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal
 
+from cryolab.measurement import Point
 from cryolab.sequence import PlannedStep
 
 
@@ -31,14 +37,6 @@ class StepStarted:
         return self.planned.index
 
 
-class PointTaken(NamedTuple):
-    """One row in POINT_FIELDS order (cryolab.measurement). A named tuple, not a frozen
-    dataclass like the other events: one is made per point, and it is 4× cheaper to build."""
-
-    step_index: int
-    row: tuple
-
-
 @dataclass(frozen=True)
 class Note:
     """Something the runner decided or noticed, for the log and the file."""
@@ -47,6 +45,22 @@ class Note:
     step_index: int | None
     level: str  # "info", "warning", "error"
     text: str
+
+
+#: what can need a person; notifications are routed by these names
+AlarmKind = Literal["quench", "over_temperature", "instrument_down", "instrument_back",
+                    "thermal_mismatch", "disk_space_low", "write_failed"]
+ALARM_KINDS: tuple[str, ...] = AlarmKind.__args__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """Something that may need a person: a quench, an instrument down, the disk filling."""
+
+    time: float
+    step_index: int | None
+    kind: AlarmKind
+    message: str
 
 
 @dataclass(frozen=True)
@@ -73,23 +87,23 @@ class RunStateChanged:
     reason: str = ""
 
 
-
-
 @dataclass(frozen=True)
 class FitUpdated:
-    """A (re)fit of one step's valid points, from the live fitter."""
+    """A (re)fit of one step's valid points of one channel, from the live fitter."""
 
     step_index: int
     field_Oe: float
     final: bool  # True once the step has ended
     choice: Any  # cryolab.analysis.fit.Choice
+    channel: str = "xx"
 
 
 @dataclass(frozen=True)
 class SummaryUpdated:
-    """The field summary, recomputed after a field's ramp ended."""
+    """The field summary of one channel, recomputed after a field's ramp ended."""
 
     summary: Any  # cryolab.analysis.summary.FieldSummary
+    channel: str = "xx"
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,29 @@ class InstrumentStatus:
     heater_range: int
 
 
-Event = (RunStarted | StepStarted | PointTaken | Note | StepEnded | RunEnded | RunStateChanged
-         | FitUpdated | SummaryUpdated | FaultOccurred | InstrumentStatus)
-Subscriber = Callable[[Event], None]
+Event = (RunStarted | StepStarted | Point | Note | Alarm | StepEnded | RunEnded
+         | RunStateChanged | FitUpdated | SummaryUpdated | FaultOccurred | InstrumentStatus)
+SubscriberFunc = Callable[[Event], None]
+
+
+def _handler_name(event_type: type) -> str:
+    return "on_" + re.sub(r"(?<!^)(?=[A-Z])", "_", event_type.__name__).lower()
+
+
+class Subscriber:
+    """Base for subscribers: ``self(event)`` calls ``self.on_<event_type>(event)`` if defined
+    (``on_point``, ``on_step_started``, ``on_alarm``, …) and ignores the rest."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._dispatch = {t: name for t in (RunStarted, StepStarted, Point, Note, Alarm,
+                                           StepEnded, RunEnded, RunStateChanged, FitUpdated,
+                                           SummaryUpdated, FaultOccurred, InstrumentStatus)
+                         if hasattr(cls, name := _handler_name(t))}
+
+    _dispatch: dict[type, str] = {}
+
+    def __call__(self, event: Event) -> None:
+        name = self._dispatch.get(type(event))
+        if name is not None:
+            getattr(self, name)(event)

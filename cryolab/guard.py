@@ -132,7 +132,7 @@ class Guard:
         if not self.reconnect():
             return False
         try:
-            return bool(self.instrument.id)
+            return bool(self.instrument.identify())
         except Exception as exc:
             if classify(exc) is None:
                 raise

@@ -355,6 +355,11 @@ def _plain_message(err: dict[str, Any]) -> str:
         return f"takes at most {ctx.get('max_length')} entries"
     if kind == "literal_error":
         return "must be " + msg.removeprefix("Input should be ")
+    if kind == "union_tag_invalid":
+        return (f"model {ctx.get('tag')!r} is not supported; the supported models are "
+                f"{ctx.get('expected_tags')}")
+    if kind == "union_tag_not_found":
+        return f"{ctx.get('discriminator', 'the model')} is required"
     if kind in ("list_type", "tuple_type"):
         return "must be a list ([a, b, …])"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
@@ -399,11 +404,16 @@ def validation_problems(exc: ValidationError, prefix: tuple[Any, ...] = (),
     return problems
 
 
+#: tags of discriminated unions (instrument models): pydantic puts the tag in an error's
+#: location (instruments.magnet.AMI430.resource), which is not a key anyone wrote
+UNION_TAGS: set[str] = set()
+
+
 def _is_tag(part: Any) -> bool:
     # pydantic inserts validator and union member names ("function-after[...]",
     # "constrained-float", "literal['auto']") into error locations
     return isinstance(part, str) and (part.startswith("function-") or "[" in part
-                                      or part.startswith("constrained-"))
+                                      or part.startswith("constrained-") or part in UNION_TAGS)
 
 
 def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:

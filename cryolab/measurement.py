@@ -1,30 +1,41 @@
-"""One point: instrument readings → R, ρ and flags; excitation set-up, settling and ranging.
+"""One point: every channel's lock-in reading → R, ρ and flags; what the lock-ins are set to.
 
-R is the four-point resistance from the lock-in's X and the actual current, with the current
-I = V / (R_bias + R_leads + k·R) (k·R the part of the two-point resistance in the sample, station
-``wiring.two_point_per_four_point``) solved for R in closed form; ρ = R · W / L. A point is *valid*
-(used in fits) only when no flag is set. Flag bits (the run file's ``flags`` column):
+A point is a named record (:class:`Point`): the time, the temperatures, the field, the setpoint,
+the point's own flags and one :class:`ChannelReading` per measurement channel. For each current
+path (a lock-in's sine output through a bias resistor) the current is I = V / (R_bias + R_leads
++ k·R), k·R the part of the two-point resistance in the sample (station
+``wiring.two_point_per_four_point``, R from the path's longitudinal channel); for the
+longitudinal channel R = X / I solved in closed form, ρ = R · W / L; for a Hall channel on the
+same path R_xy = X / I and ρ_xy = R_xy. A channel's reading is *valid* (used in fits) only when
+no flag is set, its own or the point's. Flag bits (the run file's ``point_flags`` and
+``<channel>_flags`` columns; a channel's flags include the point's):
 
 ==== ============================================================================
-1    thermal mismatch: |T_sample − T_MC| / T_MC above the threshold (paper, Methods)
-2    lock-in overload (input, filter or output; LIAS? bits 0–2)
-4    not settled: within the settle time after a change of excitation, range or field
-8    phase out of range: |θ| above the limit while the signal is above the noise
-16   instrument fault: a reading needed a retry or reconnect (reliability layer)
+1    thermal mismatch: |T_sample − T_MC| / T_MC above the threshold (paper, Methods) — point
+2    lock-in overload (input, filter or output) — channel
+4    not settled: within the settle time after a change of excitation, range or field — channel
+8    phase out of range: θ off the real axis beyond the limit while the signal is above the
+     noise (for a Hall channel either sign of the voltage is on the axis) — channel
+16   instrument fault: a reading needed a retry or reconnect (reliability layer) — point
 ==== ============================================================================
 """
 
 from __future__ import annotations
 
+import bisect
 import math
+from dataclasses import dataclass
 from enum import IntFlag
+from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
-
+from cryolab.bias import CurrentBias
 from cryolab.clock import Clock
-from cryolab.sequence import RunSettings
-from cryolab.station import Station
-from instruments.srs_sr830 import SR830, settle_time_s, time_constant_for
+from cryolab.roles.protocols import LockIn
+from cryolab.station import ChannelSpec, Station
+from instruments.srs_sr830 import settle_time_s
+
+if TYPE_CHECKING:
+    from cryolab.sequence import RunSettings
 
 
 class Flag(IntFlag):
@@ -35,30 +46,39 @@ class Flag(IntFlag):
     INSTRUMENT_FAULT = 16
 
 
-#: the columns of a point, in order (the run file's ``points`` tables; docs/data-format.md)
-POINT_FIELDS: list[tuple[str, str]] = [
-    ("time_s", "f8"),
-    ("T_mc_K", "f8"),
-    ("T_sample_K", "f8"),
-    ("field_Oe", "f8"),
-    ("lockin_x_V", "f8"),
-    ("lockin_y_V", "f8"),
-    ("current_A", "f8"),
-    ("frequency_Hz", "f8"),
-    ("time_constant_s", "f8"),
-    ("R_ohm", "f8"),
-    ("rho_ohm_sq", "f8"),
-    ("valid", "?"),
-    ("flags", "u2"),
-    ("sample_thermometer_ohm", "f8"),
-    ("setpoint_K", "f8"),
-    ("sensitivity_V", "f8"),
-]
-POINT_DTYPE = np.dtype(POINT_FIELDS)
 _MISMATCH, _OVERLOAD, _NOT_SETTLED, _PHASE, _FAULT = (
     int(f) for f in (Flag.THERMAL_MISMATCH, Flag.OVERLOAD, Flag.NOT_SETTLED, Flag.PHASE,
                      Flag.INSTRUMENT_FAULT))
-COLUMN = {name: i for i, (name, _) in enumerate(POINT_FIELDS)}
+
+
+class ChannelReading(NamedTuple):
+    """One channel's part of a point."""
+
+    x_V: float
+    y_V: float
+    R_ohm: float
+    rho_ohm_sq: float  # Ω/□ for a longitudinal channel; ρ_xy in Ω for a Hall channel
+    current_A: float
+    frequency_Hz: float
+    time_constant_s: float
+    sensitivity_V: float
+    flags: int  # this channel's bits and the point's
+    valid: bool
+
+
+class Point(NamedTuple):
+    """One point of a run: what every subscriber receives (a named record, one per point)."""
+
+    step_index: int
+    time_s: float
+    T_mc_K: float
+    T_sample_K: float
+    sample_thermometer_ohm: float
+    field_Oe: float
+    setpoint_K: float
+    flags: int  # the point's own bits: thermal mismatch, instrument fault
+    channels: tuple[ChannelReading, ...]
+
 
 #: mains frequencies that the excitation's low harmonics should keep away from
 MAINS_HZ = (50.0, 60.0)
@@ -91,50 +111,101 @@ def choose_frequency(R_2pt_ohm: float, line_capacitance_F: float,
     return low
 
 
+def time_constant_for(min_tau_s: float, grid: list[float] | tuple[float, ...]) -> float:
+    """The shortest time constant of a lock-in's grid of at least ``min_tau_s``."""
+    i = bisect.bisect_left(grid, min_tau_s * (1 - 1e-9))
+    return grid[min(i, len(grid) - 1)]
+
+
+@dataclass
+class LockinState:
+    """What a lock-in is set to, kept here so no point re-queries its settings."""
+
+    name: str
+    role: LockIn
+    drives: bool  # its sine output drives a current (else it follows another's reference)
+    frequency_Hz: float = math.nan
+    tau_s: float = math.nan
+    slope_dB: int = 24
+    sensitivity_V: float = math.nan
+    settled_at: float = -math.inf
+
+
+@dataclass
+class SourceState:
+    """A current path: what its source puts out and the best estimate of the sample in it."""
+
+    name: str
+    bias: CurrentBias
+    lockin: LockinState
+    series_ohm: float  # R_bias + leads
+    source_V: float = math.nan
+    requested_A: float = math.nan  # what the sequence asked for (the points hold the actual)
+    last_R_ohm: float = math.nan  # of the path's longitudinal channel, from the last point
+
+
+@dataclass
+class _ChannelPlan:
+    """Precomputed per point: which lock-in, which path, longitudinal or Hall."""
+
+    spec: ChannelSpec
+    lockin: LockinState
+    source: SourceState
+    longitudinal_of_source: bool  # its R sets the path's current
+
+
 class Acquisition:
-    """Reads points and owns what the lock-in is set to (so no point re-queries settings)."""
+    """Reads points and owns what the lock-ins and current sources are set to."""
 
     def __init__(self, station: Station, settings: RunSettings, clock: Clock) -> None:
         self.station = station
         self.settings = settings
         self.clock = clock
         wiring = station.config.wiring
-        self.series_ohm = wiring.bias_resistor_ohm + wiring.lead_resistance_ohm
         self.k2 = wiring.two_point_per_four_point
-        self.w_over_l = station.width_over_length
-        self.source_V = math.nan
-        self.frequency_Hz = math.nan
-        self.tau_s = math.nan
-        self.slope_dB = 24
-        self.sensitivity_V = math.nan
+        self.leads_ohm = wiring.lead_resistance_ohm
+        sources = {s.name: s for s in station.config.source_specs()}
+        self.lockins = {name: LockinState(name, role, name in sources)
+                        for name, role in station.lockins.items()}
+        self.sources = {name: SourceState(name, station.sources[name], self.lockins[name],
+                                          spec.resistor_ohm + self.leads_ohm)
+                        for name, spec in sources.items()}
+        plans = []
+        for channel in station.channels:
+            spec = channel.spec
+            source = self.sources[spec.source]
+            plans.append(_ChannelPlan(spec, self.lockins[spec.lockin], source,
+                                      sources[spec.source].longitudinal == spec.name))
+        # the path's longitudinal channel first: its R sets the current the others see; the
+        # readings still come out in the station's channel order
+        self._order = sorted(range(len(plans)), key=lambda i: not plans[i].longitudinal_of_source)
+        self._plans = plans
+        self.channel_names = [p.spec.name for p in plans]
         self.field_Oe = math.nan
         self.setpoint_K = math.nan
-        self.settled_at = -math.inf
-        self.last_R_ohm = math.nan
-        self.requested_current_A = math.nan  # what the sequence asked for (current_A: actual)
+        self.slope_dB = 24
+        self.tau_s = math.nan
         self.fault_pending = False  # set by the reliability layer when a read was retried
 
     # ------------------------------------------------------------------ state from instruments
     def sync_from_instruments(self) -> None:
-        """Read what the lock-in and bias are set to now (at the start of a run)."""
-        lockin = self.station.lockin
-        self.frequency_Hz = lockin.frequency
-        self.tau_s = lockin.time_constant
-        self.slope_dB = lockin.filter_slope
-        self.sensitivity_V = lockin.sensitivity
-        self.source_V = lockin.sine_voltage
+        """Read what the lock-ins and sources are set to now (at the start of a run)."""
+        for state in self.lockins.values():
+            role = state.role
+            state.frequency_Hz = role.frequency_Hz
+            state.tau_s = role.time_constant_s
+            state.slope_dB = role.slope_dB_per_oct
+            state.sensitivity_V = role.sensitivity_V
+        for source in self.sources.values():
+            source.source_V = source.lockin.role.sine_V
+        first = next(iter(self.lockins.values()))
+        self.tau_s, self.slope_dB = first.tau_s, first.slope_dB
         self.field_Oe = self.station.magnet.field_Oe
 
+    # ------------------------------------------------------------------ derived
     @property
-    def current_A(self) -> float:
-        return self.source_V / (self.series_ohm + self.k2 * self._R())
-
-    def _R(self) -> float:
-        return self.last_R_ohm if math.isfinite(self.last_R_ohm) else 0.0
-
-    def two_point_ohm(self) -> float:
-        """R_2pt ≈ k·R_4pt + leads: what the bias resistor and the line capacitance see."""
-        return self.k2 * self._R() + self.station.config.wiring.lead_resistance_ohm
+    def frequency_Hz(self) -> float:
+        return next(iter(self.sources.values())).lockin.frequency_Hz
 
     @property
     def interval_s(self) -> float:
@@ -144,113 +215,161 @@ class Acquisition:
         return settle_time_s(self.tau_s, self.slope_dB, precision)
 
     def mark_unsettled(self, duration_s: float) -> None:
-        self.settled_at = max(self.settled_at, self.clock.now() + duration_s)
+        until = self.clock.now() + duration_s
+        for state in self.lockins.values():
+            state.settled_at = max(state.settled_at, until)
+
+    def two_point_ohm(self, source: SourceState) -> float:
+        """R_2pt ≈ k·R_4pt + leads: what the bias resistor and the line capacitance see."""
+        R = source.last_R_ohm if math.isfinite(source.last_R_ohm) else 0.0
+        return self.k2 * R + self.leads_ohm
+
+    def current_A(self, source: SourceState) -> float:
+        return source.source_V / (source.series_ohm + self.k2 * (
+            source.last_R_ohm if math.isfinite(source.last_R_ohm) else 0.0))
+
+    @property
+    def last_R_ohm(self) -> float:
+        """The largest resistance any path measured last (what 'auto' frequency follows)."""
+        values = [s.last_R_ohm for s in self.sources.values() if math.isfinite(s.last_R_ohm)]
+        return max(values) if values else math.nan
 
     # ------------------------------------------------------------------ excitation
-    def set_current(self, current_A: float) -> str | None:
-        """Bias current via the source voltage; the points after it are 'not settled'.
+    def set_current(self, current_A: float) -> list[str]:
+        """The same current on every path, via its source voltage; points after it are 'not
+        settled'.
 
         The current must lie within the station's limits (validated before the run). The
-        voltage it takes depends on the sample's resistance, known only now: if the source
-        cannot make it, the nearest voltage it can is used and the reason is returned (the
-        actual current is in every point's current_A), rather than ending the night.
+        voltage it takes depends on the sample's resistance, known only now: if a source cannot
+        make it, the nearest voltage it can is used and the reason is returned (the actual
+        current is in every point's current_A), rather than ending the night.
         """
-        bias = self.station.bias
-        bias.r2pt_estimate_ohm = self.two_point_ohm()
-        bias.check(current_A)
-        self.requested_current_A = current_A
-        wanted = bias.voltage_for(current_A)
-        limits = self.station.lockin.sine_voltage_limits
-        low, high = limits
-        self.source_V = min(max(wanted, low), high)
-        self.station.lockin.sine_voltage = self.source_V
+        limited = []
+        for source in self.sources.values():
+            bias = source.bias
+            bias.r2pt_estimate_ohm = self.two_point_ohm(source)
+            bias.check(current_A)
+            source.requested_A = current_A
+            wanted = bias.voltage_for(current_A)
+            limits = source.lockin.role.sine_limits_V
+            source.source_V = min(max(wanted, limits.low), limits.high)
+            source.lockin.role.sine_V = source.source_V
+            if source.source_V != wanted:
+                limited.append(
+                    f"{source.name}: {current_A * 1e9:.4g} nA would need {wanted:.4g} V through "
+                    f"{bias.series_resistance_ohm:.4g} Ω, beyond its {limits.low:g}–"
+                    f"{limits.high:.4g} V ({limits.source}): "
+                    f"{self.current_A(source) * 1e9:.4g} nA instead")
         self.mark_unsettled(self.settle_time_s())
-        if self.source_V == wanted:
-            return None
-        return (f"{current_A * 1e9:.4g} nA would need {wanted:.4g} V from the sine output "
-                f"through {bias.series_resistance_ohm:.4g} Ω, beyond its {low:g}–{high:.4g} V "
-                f"({limits.source}): "
-                f"{self.current_A * 1e9:.4g} nA instead")
+        return limited
 
-    def configure_lockin(self, frequency_Hz: float, tau_s: float | None = None,
-                         slope_dB: int | None = None) -> None:
-        """Reference frequency and time constant (``None`` → several periods)."""
-        lockin = self.station.lockin
-        tau = tau_s if tau_s is not None else time_constant_for(PERIODS_PER_TAU / frequency_Hz)
-        if slope_dB is not None and slope_dB != self.slope_dB:
-            lockin.filter_slope = slope_dB
-            self.slope_dB = slope_dB
-        if frequency_Hz != self.frequency_Hz:
-            lockin.frequency = frequency_Hz
-            self.frequency_Hz = frequency_Hz
-        if tau != self.tau_s:
-            lockin.time_constant = tau
-            self.tau_s = tau
+    @property
+    def requested_current_A(self) -> float:
+        return next(iter(self.sources.values())).requested_A
+
+    def configure_lockins(self, frequency_Hz: float, tau_s: float | None = None,
+                          slope_dB: int | None = None) -> None:
+        """Reference frequency (the driving lock-ins; the others follow their reference) and
+        time constant (``None`` → several periods, on each lock-in's own grid)."""
+        for state in self.lockins.values():
+            role = state.role
+            if slope_dB is not None and slope_dB != state.slope_dB:
+                role.slope_dB_per_oct = slope_dB
+                state.slope_dB = slope_dB
+            if state.drives and frequency_Hz != state.frequency_Hz:
+                role.frequency_Hz = frequency_Hz
+            state.frequency_Hz = frequency_Hz
+            tau = tau_s if tau_s is not None else \
+                time_constant_for(PERIODS_PER_TAU / frequency_Hz, role.time_constants_s)
+            if tau != state.tau_s:
+                role.time_constant_s = tau
+                state.tau_s = tau
+        first = next(iter(self.lockins.values()))
+        self.tau_s, self.slope_dB = first.tau_s, first.slope_dB
         self.mark_unsettled(self.settle_time_s())
+
+    def follow_references(self) -> None:
+        """Lock-ins that drive no current take their reference from the one that does."""
+        for state in self.lockins.values():
+            state.role.set_reference(external=not state.drives)
 
     def auto_frequency(self) -> float:
-        """The frequency 'auto' picks for the last measured resistance."""
-        return choose_frequency(self.two_point_ohm(),
-                                self.station.config.wiring.line_capacitance_F,
-                                self.station.config.limits.frequency_Hz)
+        """The frequency 'auto' picks for the largest two-point resistance of any path."""
+        R_2pt = max(self.two_point_ohm(s) for s in self.sources.values())
+        config = self.station.config
+        return choose_frequency(R_2pt, config.wiring.line_capacitance_F,
+                                config.limits.frequency_Hz)
 
     def rc_product(self) -> float:
-        return 2 * math.pi * self.frequency_Hz * self.two_point_ohm() \
+        R_2pt = max(self.two_point_ohm(s) for s in self.sources.values())
+        return 2 * math.pi * self.frequency_Hz * R_2pt \
             * self.station.config.wiring.line_capacitance_F
 
-    def set_sensitivity(self, sensitivity_V: float) -> None:
-        self.station.lockin.sensitivity = sensitivity_V
-        self.sensitivity_V = sensitivity_V
-        self.mark_unsettled(3.0 * self.tau_s)
+    def set_sensitivity(self, state: LockinState, sensitivity_V: float) -> None:
+        state.role.sensitivity_V = sensitivity_V
+        state.sensitivity_V = sensitivity_V
+        state.settled_at = max(state.settled_at, self.clock.now() + 3.0 * state.tau_s)
 
-    def keep_in_range(self, r_V: float, overloaded: bool) -> None:
+    def keep_in_range(self, state: LockinState, r_V: float, overloaded: bool) -> None:
         """One sensitivity step up on overload or above 90 % of full scale; down below 15 %."""
-        table, sensitivity = SR830.SENSITIVITIES, self.sensitivity_V
+        table, sensitivity = state.role.sensitivities_V, state.sensitivity_V
         if overloaded or r_V > 0.9 * sensitivity:
             i = table.index(sensitivity)
             if i < len(table) - 1:
-                self.set_sensitivity(table[i + 1])
+                self.set_sensitivity(state, table[i + 1])
         elif r_V < 0.15 * sensitivity:
             i = table.index(sensitivity)
             if i > 0:
-                self.set_sensitivity(table[i - 1])
+                self.set_sensitivity(state, table[i - 1])
 
     # ------------------------------------------------------------------ points
-    def take_point(self, moving: bool = False) -> tuple:
-        """Read the instruments once; return the row (POINT_FIELDS order).
+    def take_point(self, step_index: int, moving: bool = False) -> Point:
+        """Read the instruments once.
 
-        ``moving``: the caller saw the field (or another condition) still changing, so the
-        point is 'not settled' whatever the settle window says — the window is on the
-        clock, and reading the instruments takes clock time too (much of it at high
-        simulation speeds), so a window alone can run out before a point is stamped.
+        ``moving``: the caller saw the field (or another condition) still changing, so every
+        channel is 'not settled' whatever the settle window says — the window is on the clock,
+        and reading the instruments takes clock time too (much of it at high simulation
+        speeds), so a window alone can run out before a point is stamped.
         """
-        st = self.station
-        reading, status = st.lockin.snap_with_status()
-        T_mc, T_sample, R_thermometer = st.read_temperatures()
+        readings = [plan.lockin.role.read() for plan in self._plans]
+        T_mc, T_sample, R_thermometer = self.station.read_temperatures()
         now = self.clock.now()
-        overloaded = SR830.is_overload(status)
-
-        x, V = reading.x_V, self.source_V
-        # I = V / (R_bias + R_leads + k·R) and R = X / I, solved for R
-        R = x * self.series_ohm / (V - self.k2 * x)
-        I = V / (self.series_ohm + self.k2 * R)
-        flags = 0  # plain ints here: IntFlag arithmetic costs ~1 µs per operation
-        if not (abs(T_sample - T_mc) <= self.settings.mismatch_threshold * T_mc):
-            flags |= _MISMATCH  # NaN (uncalibrated T_sample) fails too
-        if overloaded:
-            flags |= _OVERLOAD
-        if moving or now < self.settled_at:
-            flags |= _NOT_SETTLED
-        if reading.r_V > self.settings.phase_min_signal_V and \
-                abs(reading.theta_deg) > self.settings.phase_limit_deg:
-            flags |= _PHASE
+        settings = self.settings
+        point_flags = 0  # plain ints here: IntFlag arithmetic costs ~1 µs per operation
+        if not (abs(T_sample - T_mc) <= settings.mismatch_threshold * T_mc):
+            point_flags |= _MISMATCH  # NaN (uncalibrated T_sample) fails too
         if self.fault_pending:
-            flags |= _FAULT
+            point_flags |= _FAULT
             self.fault_pending = False
-        row = (now, T_mc, T_sample, self.field_Oe, x, reading.y_V, I, self.frequency_Hz,
-               self.tau_s, R, R * self.w_over_l, flags == 0, flags, R_thermometer,
-               self.setpoint_K, self.sensitivity_V)
-        if not overloaded:
-            self.last_R_ohm = R
-        self.keep_in_range(reading.r_V, overloaded)
-        return row
+        out: list[ChannelReading | None] = [None] * len(self._plans)
+        currents: dict[str, float] = {}
+        for i in self._order:
+            plan, reading = self._plans[i], readings[i]
+            source, lockin = plan.source, plan.lockin
+            x, V = reading.x_V, source.source_V
+            if plan.longitudinal_of_source:
+                # I = V / (R_series + k·R) and R = X / I, solved for R
+                R = x * source.series_ohm / (V - self.k2 * x)
+                I = V / (source.series_ohm + self.k2 * R)
+                if not reading.overloaded:
+                    source.last_R_ohm = R
+            else:
+                I = currents.get(source.name) or self.current_A(source)
+                R = x / I
+            currents[source.name] = I
+            flags = point_flags
+            if reading.overloaded:
+                flags |= _OVERLOAD
+            if moving or now < lockin.settled_at:
+                flags |= _NOT_SETTLED
+            theta = abs(reading.theta_deg)
+            if plan.spec.kind == "hall":
+                theta = min(theta, 180.0 - theta)  # either sign of V_xy is on the real axis
+            if reading.r_V > settings.phase_min_signal_V and theta > settings.phase_limit_deg:
+                flags |= _PHASE
+            out[i] = ChannelReading(x, reading.y_V, R, R * plan.spec.w_over_l, I,
+                                    lockin.frequency_Hz, lockin.tau_s, lockin.sensitivity_V,
+                                    flags, flags == 0)
+            self.keep_in_range(lockin, reading.r_V, reading.overloaded)
+        return Point(step_index, now, T_mc, T_sample, R_thermometer, self.field_Oe,
+                     self.setpoint_K, point_flags, tuple(out))  # type: ignore[arg-type]

@@ -1,8 +1,9 @@
 """Sequence files: the steps of a night, validated against the station before anything moves.
 
 A sequence is YAML with run-wide ``settings`` and a list of ``steps``, each a one-key mapping
-(``- set_field: {field_Oe: 100}``). The same step classes are used from Python (notebooks):
-``Sequence(steps=[SetField(field_Oe=100), RampTemperature(from_K=0.06, to_K=1.0)])``.
+(``- set_field: {field_Oe: 100}``). The step kinds live in ``cryolab.steps`` (one module each,
+owning its checks, description, estimate and execution); the same classes are used from Python
+(notebooks): ``Sequence(steps=[SetField(field_Oe=100), RampTemperature(from_K=0.06, to_K=1.0)])``.
 Validation reports every problem at once, each as ``steps[3].set_field.field_Oe: …``; a
 sequence that passes is expanded into a plan of primitive steps (``field_sweep`` becomes a
 ``set_field`` and a ``ramp_temperature`` per field) with an estimated duration.
@@ -10,198 +11,54 @@ sequence that passes is expanded into a plan of primitive steps (``field_sweep``
 
 from __future__ import annotations
 
-import math
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cryolab.inputs import (
-    Flag,
     InputError,
     Name,
-    NotBool,
     Number,
     Text,
     WholeNumber,
     kind_of,
     near_miss,
-    number_or_auto,
     parse_yaml_mapping,
     read_yaml_mapping,
     validation_problems,
 )
 from cryolab.station import StationConfig
-from instruments.srs_sr830 import SR830
+from cryolab.steps import (
+    STEP_KINDS,
+    Cooldown,
+    FieldSweep,
+    Hold,
+    LinearityCheck,
+    Measure,
+    RampSpec,
+    RampTemperature,
+    SetExcitation,
+    SetField,
+    Step,
+)
+from cryolab.steps.base import (
+    FieldRate,
+    Fraction,
+    Frequency,
+    LimitChecker,
+    PlanState,
+    PositiveFinite,
+)
 
-TIME_CONSTANTS_S = SR830.TIME_CONSTANTS
-
-DAY_S = 86400.0
-#: the longest wait a step may ask for (durations and timeouts): a month
-MAX_DURATION_S = 31 * DAY_S
-#: the slowest field ramp: 0.1 mOe/s (600 Oe in 70 days); slower is a typo, and its duration
-#: would not fit the clock
-MIN_FIELD_RATE_OE_PER_S = 1e-4
-#: the 372's setpoint ramp takes 0.001 K/min at the finest (372 manual, RAMP)
-MIN_TEMPERATURE_RATE_K_PER_MIN = 1e-3
-
-Finite = Number
-PositiveFinite = Annotated[Number, Field(gt=0)]
-Fraction = Annotated[Number, Field(gt=0, lt=1)]
-Duration = Annotated[Number, Field(gt=0, le=MAX_DURATION_S)]
-FieldRate = Annotated[Number, Field(ge=MIN_FIELD_RATE_OE_PER_S)]
-Temperature = Annotated[Number, Field(gt=0, le=400.0)]
-TemperatureRate = number_or_auto(MIN_TEMPERATURE_RATE_K_PER_MIN, 100.0, "K/min", low_inclusive=True)
-Frequency = number_or_auto(0.0, 102_000.0, "Hz")
-Count = Annotated[WholeNumber, Field(ge=1, le=1_000_000)]
-
-
-class _Step(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: ClassVar[str]
-
-    def targets(self) -> dict[str, Any]:
-        """The step's targets, stored as attributes of its group in the run file."""
-        return {k: v for k, v in self.model_dump().items() if v is not None}
-
-
-class SetField(_Step):
-    """Ramp the magnet to ``field_Oe`` at ``rate_Oe_per_s``, then wait ``settle_s``."""
-
-    kind: ClassVar[str] = "set_field"
-    field_Oe: Finite
-    rate_Oe_per_s: FieldRate | None = None  # default: settings.field_rate_Oe_per_s
-    settle_s: Annotated[Number, Field(ge=0, le=DAY_S)] = 30.0
-
-
-class RampTemperature(_Step):
-    """Go to ``from_K`` (if given) and wait until stable, then ramp to ``to_K``, measuring."""
-
-    kind: ClassVar[str] = "ramp_temperature"
-    from_K: Temperature | None = None
-    to_K: Temperature
-    rate_K_per_min: TemperatureRate = "auto"
-    timeout_s: Duration | None = None  # default: 3 × the planned duration + 1 h
-
-
-class Hold(_Step):
-    """Wait (measuring) for ``duration_s``, or until the temperatures are stable."""
-
-    kind: ClassVar[str] = "hold"
-    duration_s: Duration | None = None
-    until: Literal["stable"] | None = None
-    tolerance: Fraction = 0.01  # T_MC within ± this fraction over the window
-    window_s: Annotated[Number, Field(gt=0, le=DAY_S)] = 120.0
-    timeout_s: Duration = 3600.0
-
-    @model_validator(mode="after")
-    def _one_way(self) -> Hold:
-        if (self.duration_s is None) == (self.until is None):
-            raise ValueError("give either duration_s or until: stable")
-        return self
-
-
-class Measure(_Step):
-    """Take ``points`` points at fixed conditions."""
-
-    kind: ClassVar[str] = "measure"
-    points: Count
-
-
-class SetExcitation(_Step):
-    """Set the bias current and the lock-in's frequency and time constant (``auto`` or fixed)."""
-
-    kind: ClassVar[str] = "set_excitation"
-    current_nA: PositiveFinite
-    frequency_Hz: Frequency = "auto"
-    time_constant_s: number_or_auto(0.0, 30_000.0, "s") = "auto"  # type: ignore[valid-type]
-    slope_dB_per_oct: Annotated[Literal[6, 12, 18, 24], NotBool] = 24
-
-    @field_validator("time_constant_s")
-    @classmethod
-    def _on_the_lockin_grid(cls, tau: float | str) -> float | str:
-        if tau != "auto" and not any(math.isclose(tau, t, rel_tol=1e-9) for t in TIME_CONSTANTS_S):
-            listed = ", ".join(f"{t:g}" for t in TIME_CONSTANTS_S if 0.1 <= t <= 300)
-            raise ValueError(f"must be 'auto' or an SR830 time constant ({listed} s, …)")
-        return tau
-
-
-class LinearityCheck(_Step):
-    """ρ at two or three currents; flagged when they differ by more than ``tolerance``."""
-
-    kind: ClassVar[str] = "linearity_check"
-    currents_nA: list[PositiveFinite] = Field(min_length=2, max_length=3)
-    tolerance: Fraction = 0.02
-    points: Annotated[WholeNumber, Field(ge=1, le=10_000)] = 10
-
-
-class Cooldown(_Step):
-    """Heater off; measure while the fridge cools, to ``to_K`` or for ``duration_s``."""
-
-    kind: ClassVar[str] = "cooldown"
-    to_K: Temperature | None = None
-    duration_s: Duration | None = None
-    timeout_s: Duration = 4 * 3600.0
-
-    @model_validator(mode="after")
-    def _end(self) -> Cooldown:
-        if self.to_K is None and self.duration_s is None:
-            raise ValueError("give to_K, duration_s or both")
-        return self
-
-
-class RampSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    from_K: Temperature
-    to_K: Temperature
-    rate_K_per_min: TemperatureRate = "auto"
-
-
-class FieldSweep(_Step):
-    """The overnight plan: for each field, set it and ramp the temperature (``ramp``) — or,
-    at fixed temperature, take ``measure_points`` points.
-
-    With ``alternate`` the ramps go up and down in turn (from→to, to→from, …), so no time is
-    spent going back to the start temperature.
-    """
-
-    kind: ClassVar[str] = "field_sweep"
-    fields_Oe: list[Finite] = Field(min_length=1, max_length=1000)
-    rate_Oe_per_s: FieldRate | None = None
-    settle_s: Annotated[Number, Field(ge=0, le=DAY_S)] = 30.0
-    ramp: RampSpec | None = None
-    measure_points: Count | None = None
-    alternate: Flag = True
-
-    @model_validator(mode="after")
-    def _one_action(self) -> FieldSweep:
-        if (self.ramp is None) == (self.measure_points is None):
-            raise ValueError("give either ramp (a temperature ramp at each field) or "
-                             "measure_points (points at each field)")
-        return self
-
-    def expand(self) -> list[_Step]:
-        out: list[_Step] = []
-        for i, field_Oe in enumerate(self.fields_Oe):
-            out.append(SetField(field_Oe=field_Oe, rate_Oe_per_s=self.rate_Oe_per_s,
-                                settle_s=self.settle_s))
-            if self.ramp is None:
-                out.append(Measure(points=self.measure_points))
-                continue
-            a, b = self.ramp.from_K, self.ramp.to_K
-            if self.alternate and i % 2 == 1:
-                a, b = b, a
-            out.append(RampTemperature(from_K=a, to_K=b, rate_K_per_min=self.ramp.rate_K_per_min))
-        return out
-
-
-STEP_TYPES: dict[str, type[_Step]] = {
-    cls.kind: cls for cls in (SetField, RampTemperature, Hold, Measure, SetExcitation,
-                              LinearityCheck, Cooldown, FieldSweep)
-}
-Step = SetField | RampTemperature | Hold | Measure | SetExcitation | LinearityCheck | Cooldown
+__all__ = ["Cooldown", "FieldSweep", "Hold", "LinearityCheck", "Measure", "PlannedStep",
+           "RampSpec", "RampTemperature", "RunSettings", "Sequence", "SetExcitation",
+           "SetField", "Step", "check_against_station", "load_sequence", "make_plan",
+           "parse_sequence", "read_sequence", "sequence_from_text"]
+STEP_TYPES = STEP_KINDS
 
 
 class RunSettings(BaseModel):
@@ -243,7 +100,7 @@ class Sequence(BaseModel):
     description: Annotated[Text, Field(max_length=20_000)] = ""
     settings: RunSettings = RunSettings()
     simulation: SimulationSettings = SimulationSettings()
-    steps: list[_Step] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1)
 
     def to_yaml(self) -> str:
         """The sequence as sequence-file text (for sequences built in Python)."""
@@ -254,16 +111,13 @@ class Sequence(BaseModel):
 
     def plan(self) -> list[Step]:
         """The primitive steps, composite ones expanded, in execution order."""
-        out: list[Step] = []
-        for step in self.steps:
-            out.extend(step.expand() if isinstance(step, FieldSweep) else [step])
-        return out
+        return [primitive for step in self.steps for primitive in step.expand()]
 
 
 # ------------------------------------------------------------------------------- parsing
 
 
-def _parse_steps(raw_steps: Any) -> tuple[list[_Step | None], list[str]]:
+def _parse_steps(raw_steps: Any) -> tuple[list[Step | None], list[str]]:
     """Validate each ``- kind: {…}`` entry on its own, so errors carry steps[i].kind.key.
 
     Steps that fail stay in the list as None, so later checks keep the original positions.
@@ -271,7 +125,7 @@ def _parse_steps(raw_steps: Any) -> tuple[list[_Step | None], list[str]]:
     if not isinstance(raw_steps, list):
         return [], [f"steps: expected a list of steps ('- kind: {{settings}}' lines), got "
                     f"{kind_of(raw_steps)}"]
-    steps: list[_Step | None] = []
+    steps: list[Step | None] = []
     problems: list[str] = []
     known = ", ".join(STEP_TYPES)
     for i, entry in enumerate(raw_steps):
@@ -399,107 +253,29 @@ def sequence_from_text(text: str, source: str = "<sequence>",
 
 def check_against_station(sequence: Sequence, station: StationConfig) -> list[str]:
     """Every way the sequence would exceed the station's limits, with the key and the limit."""
-    return _station_problems(sequence.settings, sequence.steps, station)
+    return _station_problems(sequence.settings, list(sequence.steps), station)
 
 
-class _LimitChecker:
-    """Collects one message per value outside a station limit, naming the key and the limit."""
-
-    def __init__(self, station: StationConfig) -> None:
-        self.lim = station.limits
-        self.problems: list[str] = []
-
-    def _bad(self, path: str, value: float, unit: str, why: str) -> None:
-        self.problems.append(f"{path}: {value:g} {unit} {why}")
-
-    def field(self, path: str, value: float) -> None:
-        if abs(value) > self.lim.max_field_Oe:
-            self._bad(path, value, "Oe", f"is beyond the magnet limit of "
-                      f"±{self.lim.max_field_Oe:g} Oe (station: limits.max_field_Oe)")
-
-    def field_rate(self, path: str, value: float | None) -> None:
-        if value is not None and value > self.lim.max_field_ramp_Oe_per_s:
-            self._bad(path, value, "Oe/s", f"is above the magnet ramp limit of "
-                      f"{self.lim.max_field_ramp_Oe_per_s:g} Oe/s "
-                      "(station: limits.max_field_ramp_Oe_per_s)")
-
-    def temperature(self, path: str, value: float | None) -> None:
-        low, high = self.lim.temperature_K
-        if value is not None and not low <= value <= high:
-            self._bad(path, value, "K", f"is outside the fridge's range {low:g} to {high:g} K "
-                      "(station: limits.temperature_K)")
-
-    def temperature_rate(self, path: str, value: float | str) -> None:
-        if value != "auto" and value > self.lim.max_temperature_ramp_K_per_min:
-            self._bad(path, value, "K/min", f"is above the limit of "
-                      f"{self.lim.max_temperature_ramp_K_per_min:g} K/min "
-                      "(station: limits.max_temperature_ramp_K_per_min)")
-
-    def current(self, path: str, value: float) -> None:
-        low, high = self.lim.current_nA
-        if not low <= value <= high:
-            self._bad(path, value, "nA", f"is outside the bias limits {low:g} to {high:g} nA "
-                      "(station: limits.current_nA)")
-
-    def frequency(self, path: str, value: float | str) -> None:
-        low, high = self.lim.frequency_Hz
-        if value != "auto" and not low <= value <= high:
-            self._bad(path, value, "Hz", f"is outside {low:g} to {high:g} Hz "
-                      "(station: limits.frequency_Hz)")
-
-    def settings(self, s: RunSettings) -> None:
-        self.field_rate("settings.field_rate_Oe_per_s", s.field_rate_Oe_per_s)  # None: fine
-        self.current("settings.current_nA", s.current_nA)
-        self.frequency("settings.frequency_Hz", s.frequency_Hz)
-
-    def step(self, p: str, step: _Step) -> None:
-        if isinstance(step, SetField | FieldSweep):
-            self.field_rate(f"{p}.rate_Oe_per_s", step.rate_Oe_per_s)
-        if isinstance(step, SetField):
-            self.field(f"{p}.field_Oe", step.field_Oe)
-        elif isinstance(step, FieldSweep):
-            for j, value in enumerate(step.fields_Oe):
-                self.field(f"{p}.fields_Oe[{j}]", value)
-            if step.ramp is not None:
-                self.temperature(f"{p}.ramp.from_K", step.ramp.from_K)
-                self.temperature(f"{p}.ramp.to_K", step.ramp.to_K)
-                self.temperature_rate(f"{p}.ramp.rate_K_per_min", step.ramp.rate_K_per_min)
-        elif isinstance(step, RampTemperature):
-            self.temperature(f"{p}.from_K", step.from_K)
-            self.temperature(f"{p}.to_K", step.to_K)
-            self.temperature_rate(f"{p}.rate_K_per_min", step.rate_K_per_min)
-        elif isinstance(step, Cooldown):
-            self.temperature(f"{p}.to_K", step.to_K)
-        elif isinstance(step, SetExcitation):
-            self.current(f"{p}.current_nA", step.current_nA)
-            self.frequency(f"{p}.frequency_Hz", step.frequency_Hz)
-        elif isinstance(step, LinearityCheck):
-            for j, value in enumerate(step.currents_nA):
-                self.current(f"{p}.currents_nA[{j}]", value)
-
-
-def _station_problems(settings: RunSettings | None, steps: list[_Step | None],
+def _station_problems(settings: RunSettings | None, steps: list[Step | None],
                       station: StationConfig) -> list[str]:
-    checker = _LimitChecker(station)
-    parts: list[tuple[str, _Step | RunSettings | None]] = [("settings", settings)]
-    parts += [(f"steps[{i}].{step.kind}", step) for i, step in enumerate(steps)
-              if step is not None]
-    for path, part in parts:
-        try:
-            if isinstance(part, RunSettings):
-                checker.settings(part)
-            elif part is not None:
-                checker.step(path, part)
-        except (AttributeError, TypeError):
-            pass  # a part the schema refused, built leniently, lacks a value a check needs
+    checker = LimitChecker(station)
+    # parts the schema refused are built leniently and may lack a value a check needs
+    lenient = contextlib.suppress(AttributeError, TypeError)
+    if settings is not None:
+        with lenient:
+            checker.field_rate("settings.field_rate_Oe_per_s", settings.field_rate_Oe_per_s)
+        with lenient:
+            checker.current("settings.current_nA", settings.current_nA)
+        with lenient:
+            checker.frequency("settings.frequency_Hz", settings.frequency_Hz)
+    for i, step in enumerate(steps):
+        if step is not None:
+            with lenient:
+                step.check(f"steps[{i}].{step.kind}", checker)
     return checker.problems
 
 
 # ------------------------------------------------------------------------------- the plan
-
-#: estimates used for the plan's duration when the fridge's own behaviour is not known
-COOLING_TAU_ESTIMATE_S = 300.0  # MC: T² relaxes with about this time constant, heater off
-STABILIZE_ESTIMATE_S = 300.0  # reaching and settling at a ramp's start temperature
 
 
 @dataclass(frozen=True)
@@ -513,33 +289,7 @@ class PlannedStep:
         return self.step.kind
 
     def describe(self) -> str:
-        return describe(self.step)
-
-
-def describe(step: Step) -> str:
-    """One line a physicist reads in the plan: what the step does."""
-    t = step.targets()
-    if isinstance(step, SetField):
-        rate = f" at {step.rate_Oe_per_s:g} Oe/s" if step.rate_Oe_per_s else ""
-        return f"field to {step.field_Oe:g} Oe{rate}"
-    if isinstance(step, RampTemperature):
-        start = f"from {step.from_K:g} K " if step.from_K else ""
-        rate = "auto rate" if step.rate_K_per_min == "auto" else f"{step.rate_K_per_min:g} K/min"
-        return f"ramp {start}to {step.to_K:g} K ({rate})"
-    if isinstance(step, Hold):
-        return (f"hold {step.duration_s:g} s" if step.duration_s
-                else f"hold until stable (±{step.tolerance:.2g} relative, ≤ {step.timeout_s:g} s)")
-    if isinstance(step, Measure):
-        return f"measure {step.points} points"
-    if isinstance(step, SetExcitation):
-        return f"excitation {step.current_nA:g} nA, f = {t['frequency_Hz']}, τ = " \
-               f"{t['time_constant_s']}"
-    if isinstance(step, LinearityCheck):
-        return "linearity check at " + ", ".join(f"{c:g}" for c in step.currents_nA) + " nA"
-    if isinstance(step, Cooldown):
-        return "cooldown" + (f" to {step.to_K:g} K" if step.to_K else "") + \
-            (f" for {step.duration_s:g} s" if step.duration_s else "")
-    return step.kind
+        return self.step.describe()
 
 
 DEFAULT_FIELD_RATE_OE_PER_S = 5.0
@@ -553,60 +303,14 @@ def default_field_rate(settings: RunSettings, station: StationConfig) -> float:
     return min(DEFAULT_FIELD_RATE_OE_PER_S, station.limits.max_field_ramp_Oe_per_s)
 
 
-def approach_duration_s(T_from: float, T_to: float, max_rate_K_per_min: float) -> float:
-    """Going to a ramp's start temperature: at the station's fastest allowed rate."""
-    return abs(T_to - T_from) / max_rate_K_per_min * 60.0
-
-
-def ramp_duration_s(T_from: float, T_to: float, rate: float | str, auto_percent: float) -> float:
-    """Planned ramp time: linear at a fixed rate, exponential in T at ``auto``."""
-    if rate == "auto":
-        return abs(math.log(T_to / T_from)) / (auto_percent / 100.0) * 60.0
-    return abs(T_to - T_from) / float(rate) * 60.0
-
-
 def make_plan(sequence: Sequence, station: StationConfig,
               T_start_K: float | None = None) -> list[PlannedStep]:
     """The expanded steps with estimated durations (s) for the ETA, starting from ``T_start_K``
     (default: the simulation's start temperature, else 50 mK, a fridge at base)."""
-    if T_start_K is None:
-        T_start_K = sequence.simulation.start_K or 0.05
-    s = sequence.settings
-    tau_estimate = 1.0  # the auto time constant at a few Hz
-    interval = s.point_interval_tau * tau_estimate
-    field, T = 0.0, T_start_K
-    out = []
-    for i, step in enumerate(sequence.plan()):
-        if isinstance(step, SetField):
-            rate = step.rate_Oe_per_s or default_field_rate(s, station)
-            est = abs(step.field_Oe - field) / rate + step.settle_s
-            field = step.field_Oe
-        elif isinstance(step, RampTemperature):
-            start = step.from_K or T
-            est = (STABILIZE_ESTIMATE_S + approach_duration_s(
-                T, step.from_K, station.limits.max_temperature_ramp_K_per_min)
-                if step.from_K and abs(step.from_K - T) > 0.02 * T else 0.0)
-            est += ramp_duration_s(start, step.to_K, step.rate_K_per_min,
-                                   s.auto_ramp_percent_per_min)
-            T = step.to_K
-        elif isinstance(step, Hold):
-            est = step.duration_s or step.window_s * 2
-        elif isinstance(step, Measure):
-            est = step.points * interval
-        elif isinstance(step, SetExcitation):
-            est = 10.0 * tau_estimate * 2
-        elif isinstance(step, LinearityCheck):
-            est = len(step.currents_nA) * (14.0 * tau_estimate + step.points * interval)
-        elif isinstance(step, Cooldown):
-            goal = step.to_K or max(station.limits.temperature_K[0], 0.02)
-            # T² relaxes toward a base of roughly goal/2 with the cooling time constant
-            est = step.duration_s or COOLING_TAU_ESTIMATE_S * math.log(
-                max(T, goal) ** 2 / (0.75 * goal**2))
-            T = goal
-        else:  # pragma: no cover - every primitive kind is handled above
-            raise TypeError(step)
-        out.append(PlannedStep(i, step, est))
-    return out
+    state = PlanState(sequence.settings, station,
+                      T_start_K if T_start_K is not None else sequence.simulation.start_K or 0.05)
+    return [PlannedStep(i, step, step.estimate_s(state))
+            for i, step in enumerate(sequence.plan())]
 
 
 def format_duration(seconds: float) -> str:

@@ -23,16 +23,24 @@ from pydantic import ValidationError
 
 from cryolab.analysis.live import LiveFitter
 from cryolab.clock import Clock, ScaledClock, VirtualClock, WallClock
-from cryolab.diskspace import (
+from cryolab.events import SubscriberFunc
+from cryolab.inputs import InputError, validation_problems
+from cryolab.measurement import Flag
+from cryolab.runfile import (
+    RunFile,
+    RunFileError,
+    RunWriter,
+    WriterLock,
+    clear_write_flag,
+    steps_completed,
+)
+from cryolab.runfile.diskspace import (
     DiskSpaceInterlock,
     SpaceCheck,
     check_space,
     estimate_points,
     estimate_run_bytes,
 )
-from cryolab.events import Subscriber
-from cryolab.inputs import InputError, validation_problems
-from cryolab.measurement import Flag
 from cryolab.runner import Runner
 from cryolab.sequence import (
     Sequence,
@@ -41,8 +49,9 @@ from cryolab.sequence import (
     sequence_from_text,
 )
 from cryolab.sim.lab import SimulatedLab
+from cryolab.sim.station import lab_for_station, match_magnet
 from cryolab.station import (
-    CALIBRATION_KEYS,
+    CALIBRATIONS,
     Station,
     StationConfig,
     connect,
@@ -50,14 +59,7 @@ from cryolab.station import (
     parse_calibrations,
     read_calibrations,
 )
-from cryolab.storage import (
-    RunFile,
-    RunFileError,
-    RunWriter,
-    WriterLock,
-    clear_write_flag,
-    steps_completed,
-)
+from cryolab.units import OE_PER_TESLA
 
 log = logging.getLogger("cryolab")
 
@@ -156,8 +158,15 @@ class Bench:
         self.station: Station | None = None
         try:
             if simulated:
+                instruments, samples = lab_for_station(station, preset)
                 self.lab = SimulatedLab(self.clock, preset=preset, seed=seed, T_start_K=T_start_K,
-                                        initial_field_Oe=field_Oe, **(lab_options or {})).start()
+                                        instruments=instruments, samples=samples,
+                                        **(lab_options or {}))
+                match_magnet(self.lab.world, station)
+                if field_Oe:  # a magnet left holding a field (resuming a run)
+                    magnet = self.lab.world.magnet
+                    magnet.hold_at(field_Oe / OE_PER_TESLA / magnet.coil_T_per_A)
+                self.lab.start()
                 station = station.with_resources(self.lab.resources)
             self.station = connect(station, calibration_texts)
             if isinstance(self.clock, VirtualClock):
@@ -184,7 +193,7 @@ class Session:
     def __init__(self, spec: RunSpec, path: Path, *, bench: Bench | None = None,
                  start_index: int = 0, append: bool = False, initial_T_K: float | None = None,
                  initial_field_Oe: float = 0.0, clock_start: float | None = None,
-                 subscribers: Iterable[Subscriber] = (), lab_options: dict | None = None,
+                 subscribers: Iterable[SubscriberFunc] = (), lab_options: dict | None = None,
                  lock: WriterLock | None = None) -> None:
         self.spec = spec
         self.path = path
@@ -206,9 +215,12 @@ class Session:
             self.clock, self.lab, self.station = \
                 self.bench.clock, self.bench.lab, self.bench.station
             self._start_log()
-            self.writer = RunWriter(path, self._attrs(), append=append, lock=lock)
+            channels = [c.name for c in spec.station.channel_specs()]
+            self.writer = RunWriter(path, self._attrs(), channels, append=append, lock=lock)
             extra = list(subscribers)
-            self.fitter = LiveFitter(publish=[self.writer, *extra])
+            longitudinal = [(i, c.name) for i, c in enumerate(spec.station.channel_specs())
+                            if c.kind == "longitudinal"]
+            self.fitter = LiveFitter(longitudinal, publish=[self.writer, *extra])
             margin = int(spec.station.limits.min_free_disk_MB * 1e6)
             self.runner = Runner(self.station, spec.sequence, self.clock,
                                  [self.writer, self.fitter, *extra], start_index=start_index,
@@ -228,6 +240,9 @@ class Session:
             "sample": json.dumps({"name": config.sample.name, "width_um": config.sample.width_um,
                                   "length_um": config.sample.length_um,
                                   "preset": self.spec.preset if self.spec.simulated else None}),
+            "channels": json.dumps([{"name": c.name, "kind": c.kind, "lockin": c.lockin,
+                                     "source": c.source, "w_over_l": c.w_over_l}
+                                    for c in config.channel_specs()]),
             "station": config.snapshot_json(),
             "instruments": json.dumps({name: {"id": identity}
                                        for name, identity in station.identities.items()}),
@@ -359,7 +374,7 @@ def _read_resume_plan(path: Path, speed: float | None, lock: WriterLock) -> Resu
         raise InputError(f"{source} (attribute 'station')",
                          validation_problems(exc, model=StationConfig)) from None
     # the calibrations travel inside the file: the original files may not exist any more
-    texts = {name: attrs[f"{name}_calibration_340"] for name in CALIBRATION_KEYS
+    texts = {name: attrs[f"{name}_calibration_340"] for name in CALIBRATIONS
              if isinstance(attrs.get(f"{name}_calibration_340"), str)}
     parse_calibrations(station, texts, f"{source} (stored calibrations)")
     sequence = sequence_from_text(sequence_text,  # type: ignore[arg-type]

@@ -1,123 +1,76 @@
-"""The station file (what is wired to what, and the limits never to exceed) and its drivers.
+"""The station: what is wired to what (instruments, measurement channels, sample, limits), read
+once from its file, connected into roles with the limits applied inside the drivers.
 
 A station file is YAML validated by the models below: unknown keys and out-of-range values are
-refused with the key path. :func:`connect` opens the drivers and narrows each one's accepted
-values to the station's limits, so a limit holds in the driver even if a caller skips validation.
-A simulated station ships with the package (``cryolab/data/sim_station.yaml``).
+refused with the key path. ``instruments`` maps a name to an instrument of any registered model
+(``cryolab.roles.registry``); exactly one bridge and one magnet supply, any number of lock-ins.
+``channels`` maps a name (it prefixes the run file's columns: ``xx_rho_ohm_sq``) to a lock-in,
+the lock-in whose sine output drives its current through the bias resistor, its geometry and
+whether it measures a longitudinal or a Hall voltage. A station without ``channels`` and with
+one lock-in has one longitudinal channel, ``xx`` — every station file written before channels
+existed reads unchanged. :func:`connect` opens the instruments and narrows each driver's
+accepted values to the station's limits, so a limit holds in the driver even if a caller skips
+validation. A simulated station ships with the package (``cryolab/data/sim_station.yaml``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from cryolab.bias import CurrentBias
 from cryolab.calibration import CalibrationError, Curve340, parse_340
 from cryolab.guard import FaultReport, Guard, Guarded, OnDown, OnFault, classify
 from cryolab.inputs import (
     InputError,
     Name,
-    NotBool,
     Number,
     WholeNumber,
     read_text,
     read_yaml_mapping,
     validation_problems,
 )
-from instruments.adapter import ConfirmingAdapter
-from instruments.ami_430 import AMI430
-from instruments.bias import CurrentBias
-from instruments.lakeshore_372 import LakeShore372, LS372Input
+from cryolab.roles.protocols import Bridge, LockIn, MagnetSupply
+from cryolab.roles.registry import (
+    DEFAULT_MODEL_OF_KEY,
+    MODELS,
+    AnyInstrumentConfig,
+    BridgeConfig,
+    Resource,
+    sine_output_range_V,
+)
 from instruments.limits import Span
-from instruments.srs_sr830 import SR830
 
-Positive = Annotated[Number, Field(gt=0)]
 NonNegative = Annotated[Number, Field(ge=0)]
-#: a VISA resource name or a file path: one printable line
-Resource = Annotated[Name, Field(min_length=1, max_length=512)]
 log = logging.getLogger(__name__)
 
-#: the SR830's sine output range, V rms (manual p. 5-5)
-SINE_OUTPUT_V = (0.004, 5.0)
-
-Channel = Annotated[Literal["A", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], NotBool]
+#: instrument and channel names: short identifiers (a channel's prefixes column names)
+InstrumentName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$")]
+ChannelName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,15}$")]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class InstrumentConfig(_Strict):
-    resource: Resource
-    timeout_ms: Annotated[WholeNumber, Field(ge=10, le=120_000)] = 2000
-    #: "@py" is pyvisa-py; "" for the system VISA (GPIB hardware)
-    visa_library: Annotated[Name, Field(max_length=512)] = "@py"
-
-
-class LockinConfig(InstrumentConfig):
-    model: Literal["SR830"] = "SR830"
-
-
-class HeaterRangeStep(_Strict):
-    up_to_K: Positive
-    range: Annotated[WholeNumber, Field(ge=1, le=8)]
-
-
-class BridgeConfig(InstrumentConfig):
-    model: Literal["LS372"] = "LS372"
-    mc_channel: Channel = 1
-    sample_channel: Channel = 2
-    heater_resistance_ohm: Annotated[Number, Field(ge=1, le=2000)] = 120.0
-    #: which heater range serves setpoints up to which temperature (ascending)
-    heater_ranges: list[HeaterRangeStep] = Field(min_length=1)
-    #: the MC thermometer's curve if the 372 has none loaded for it (else KRDG? is used)
-    mc_calibration: Resource | None = None
-
-    @field_validator("sample_channel")
-    @classmethod
-    def _distinct_channels(cls, channel: object, info: ValidationInfo) -> object:
-        if channel == info.data.get("mc_channel"):
-            raise ValueError(f"must differ from mc_channel ({channel})")
-        return channel
-
-    @field_validator("heater_ranges")
-    @classmethod
-    def _ascending(cls, steps: list[HeaterRangeStep]) -> list[HeaterRangeStep]:
-        temps = [s.up_to_K for s in steps]
-        if temps != sorted(set(temps)):
-            raise ValueError("must be in strictly ascending up_to_K order")
-        return steps
-
-
-class MagnetConfig(InstrumentConfig):
-    model: Literal["AMI430"] = "AMI430"
-
-
-class InstrumentsConfig(_Strict):
-    lockin: LockinConfig
-    bridge: BridgeConfig
-    magnet: MagnetConfig
-
-
 class WiringConfig(_Strict):
     bias_resistor_ohm: Annotated[Number, Field(gt=0, le=1e13)] = 1.0e9
-    #: what drives the bias resistor: the lock-in's own sine output
+    #: (before channels existed) what drives the bias resistor: the lock-in's own sine output
     bias_source: Literal["lockin"] = "lockin"
     #: wiring and contacts in the current path, added to the sample's R_2pt estimate
     lead_resistance_ohm: NonNegative = 5.0e3
@@ -127,6 +80,11 @@ class WiringConfig(_Strict):
     #: R_2pt ≈ this × R_4pt + leads: the current path also crosses the bar beyond the voltage
     #: probes (≈ 2 for a Hall bar whose probes span half its length)
     two_point_per_four_point: Annotated[Number, Field(ge=1, le=100)] = 2.0
+
+
+class GeometryConfig(_Strict):
+    width_um: Annotated[Number, Field(gt=0, le=1e6)]
+    length_um: Annotated[Number, Field(gt=0, le=1e6)]
 
 
 class SampleConfig(_Strict):
@@ -139,6 +97,25 @@ class SampleConfig(_Strict):
     @property
     def width_over_length(self) -> float:
         return self.width_um / self.length_um
+
+
+class BiasConfig(_Strict):
+    #: the lock-in whose sine output drives the current through the bias resistor
+    source: InstrumentName
+    #: default: wiring.bias_resistor_ohm
+    resistor_ohm: Annotated[Number, Field(gt=0, le=1e13)] | None = None
+
+
+class ChannelConfig(_Strict):
+    """One measured voltage: a lock-in on a pair of probes."""
+
+    lockin: InstrumentName
+    #: longitudinal: ρ = R·W/L (Ω/□); hall: ρ_xy = R_xy, no geometry factor (Ω)
+    kind: Literal["longitudinal", "hall"] = "longitudinal"
+    #: default: the channel's own lock-in's sine output through wiring.bias_resistor_ohm
+    bias: BiasConfig | None = None
+    #: default: the sample's width and length
+    geometry: GeometryConfig | None = None
 
 
 def _pair(name: str, unit: str, low_min: float, high_max: float):
@@ -161,7 +138,7 @@ class LimitsConfig(_Strict):
     current_nA: tuple[float, float] = (0.1, 1.0)
     frequency_Hz: tuple[float, float] = (0.7, 7.0)
     temperature_K: tuple[float, float] = (0.01, 1.5)
-    #: the 372's setpoint ramp takes 0.001 K/min at the finest (372 manual, RAMP)
+    #: a Lake Shore setpoint ramp takes 0.001 K/min at the finest (372 manual, RAMP)
     max_temperature_ramp_K_per_min: Annotated[Number, Field(ge=1e-3, le=100)] = 0.5
     max_heater_range: Annotated[WholeNumber, Field(ge=0, le=8)] = 7
     #: a run stops safely when the run file's disk has less than this free (and does not
@@ -193,9 +170,33 @@ class SimulationConfig(_Strict):
     preset: Literal["S0", "S1"] = "S1"
 
 
+@dataclass(frozen=True)
+class ChannelSpec:
+    """A channel with every default filled in (what the station means, not what it wrote)."""
+
+    name: str
+    lockin: str
+    kind: Literal["longitudinal", "hall"]
+    source: str  # the lock-in whose sine output drives this channel's current
+    #: ρ = R · w_over_l: W/L for a longitudinal channel, 1 for a Hall channel
+    w_over_l: float
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A current path: a lock-in's sine output through a bias resistor, and its channels."""
+
+    name: str  # the driving lock-in
+    resistor_ohm: float
+    channels: tuple[str, ...]
+    #: the longitudinal channel whose R estimates the path's two-point resistance, if any
+    longitudinal: str | None
+
+
 class StationConfig(_Strict):
     name: Annotated[Name, Field(min_length=1, max_length=200)] = "station"
-    instruments: InstrumentsConfig
+    instruments: dict[InstrumentName, AnyInstrumentConfig] = Field(min_length=1, max_length=32)
+    channels: dict[ChannelName, ChannelConfig] = Field(default_factory=dict, max_length=32)
     wiring: WiringConfig = WiringConfig()
     sample: SampleConfig
     limits: LimitsConfig = LimitsConfig()
@@ -205,32 +206,127 @@ class StationConfig(_Strict):
     #: directory that relative paths (calibrations) are resolved against
     base_dir: Resource = "."
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_models(cls, data: Any) -> Any:
+        """An instrument named after its role (``lockin``, ``bridge``, ``magnet``) without a
+        model is the model that role had before several were supported."""
+        if not isinstance(data, dict) or not isinstance(data.get("instruments"), dict):
+            return data
+        instruments = {}
+        for key, entry in data["instruments"].items():
+            if isinstance(entry, dict) and "model" not in entry:
+                if key not in DEFAULT_MODEL_OF_KEY:
+                    raise ValueError(f"instruments.{key}.model: required, one of "
+                                     f"{', '.join(MODELS)}")
+                entry = {**entry, "model": DEFAULT_MODEL_OF_KEY[key]}
+            instruments[key] = entry
+        return {**data, "instruments": instruments}
+
+    # ------------------------------------------------------------------ roles
+    def names_of(self, role: str) -> list[str]:
+        return [n for n, c in self.instruments.items() if MODELS[c.model].role == role]
+
+    @property
+    def bridge_name(self) -> str:
+        return self.names_of("bridge")[0]
+
+    @property
+    def magnet_name(self) -> str:
+        return self.names_of("magnet")[0]
+
+    @property
+    def bridge(self) -> BridgeConfig:
+        config = self.instruments[self.bridge_name]
+        assert isinstance(config, BridgeConfig)
+        return config
+
+    # ------------------------------------------------------------------ channels
+    def channel_specs(self) -> list[ChannelSpec]:
+        channels = self.channels or {"xx": ChannelConfig(lockin=self.names_of("lockin")[0])}
+        out = []
+        for name, c in channels.items():
+            geometry = c.geometry or self.sample
+            w_over_l = geometry.width_um / geometry.length_um if c.kind == "longitudinal" \
+                else 1.0
+            out.append(ChannelSpec(name, c.lockin, c.kind, c.bias.source if c.bias else c.lockin,
+                                   w_over_l))
+        return out
+
+    def source_specs(self) -> list[SourceSpec]:
+        channels = self.channels or {"xx": ChannelConfig(lockin=self.names_of("lockin")[0])}
+        specs = self.channel_specs()
+        out = []
+        for source in dict.fromkeys(s.source for s in specs):
+            resistors = {c.bias.resistor_ohm for c in channels.values()
+                         if c.bias and c.bias.source == source and c.bias.resistor_ohm}
+            mine = [s for s in specs if s.source == source]
+            longitudinal = next((s.name for s in mine if s.kind == "longitudinal"), None)
+            out.append(SourceSpec(source, resistors.pop() if resistors else
+                                  self.wiring.bias_resistor_ohm,
+                                  tuple(s.name for s in mine), longitudinal))
+        return out
+
+    # ------------------------------------------------------------------ checks
+    @model_validator(mode="after")
+    def _check_roles(self) -> StationConfig:
+        problems = []
+        for role, what in (("bridge", "a resistance bridge"), ("magnet", "a magnet supply")):
+            names = self.names_of(role)
+            if len(names) != 1:
+                problems.append(f"instruments: needs exactly one {what}, found "
+                                f"{len(names)} ({', '.join(names) or 'none'})")
+        lockins = self.names_of("lockin")
+        if not lockins:
+            problems.append("instruments: needs at least one lock-in")
+        elif not self.channels and len(lockins) > 1:
+            problems.append(f"channels: required with more than one lock-in ({', '.join(lockins)}"
+                            "): say which lock-in measures what")
+        for name, c in self.channels.items():
+            for key, instrument in (("lockin", c.lockin),
+                                    ("bias.source", c.bias.source if c.bias else None)):
+                if instrument is not None and instrument not in lockins:
+                    problems.append(f"channels.{name}.{key}: {instrument!r} is not a lock-in of "
+                                    f"this station ({', '.join(lockins) or 'none'})")
+        if self.channels:
+            used = [c.lockin for c in self.channels.values()]
+            twice = sorted({n for n in used if used.count(n) > 1})
+            if twice:
+                problems.append(f"channels: lock-in {twice[0]!r} measures more than one channel; "
+                                "a lock-in reads one voltage")
+        if problems:
+            raise ValueError("; ".join(problems) if len(problems) > 1 else problems[0])
+        return self
+
     @model_validator(mode="after")
     def _check_bias(self) -> StationConfig:
-        """Every current the limits allow must be one the sine output can make through the
-        bias resistor (SR830: 4 mV to 5 V rms, manual p. 5-5); the safe state sets the lowest."""
-        low_V = self.limits.current_nA[0] * 1e-9 * self.wiring.bias_resistor_ohm
-        high_V = self.limits.current_nA[1] * 1e-9 * self.wiring.bias_resistor_ohm
-        if low_V < SINE_OUTPUT_V[0] * (1 - 1e-9):
-            raise ValueError(
-                f"limits.current_nA: the lowest current, {self.limits.current_nA[0]:g} nA, needs "
-                f"{low_V * 1e3:.3g} mV through the {self.wiring.bias_resistor_ohm:.3g} Ω bias "
-                f"resistor; the lock-in's sine output starts at {SINE_OUTPUT_V[0] * 1e3:g} mV")
-        if high_V > SINE_OUTPUT_V[1]:
-            raise ValueError(
-                f"limits.current_nA: the highest current, {self.limits.current_nA[1]:g} nA, "
-                f"needs {high_V:.3g} V through the {self.wiring.bias_resistor_ohm:.3g} Ω bias "
-                f"resistor; the lock-in's sine output gives at most {SINE_OUTPUT_V[1]:g} V")
+        """Every current the limits allow must be one each source's sine output can make
+        through its bias resistor (SR830: 4 mV to 5 V rms); the safe state sets the lowest."""
+        low_A, high_A = (x * 1e-9 for x in self.limits.current_nA)
+        for source in self.source_specs():
+            v_min, v_max = sine_output_range_V(self.instruments[source.name].model)
+            R = source.resistor_ohm
+            if low_A * R < v_min * (1 - 1e-9):
+                raise ValueError(
+                    f"limits.current_nA: the lowest current, {low_A * 1e9:g} nA, needs "
+                    f"{low_A * R * 1e3:.3g} mV through the {R:.3g} Ω bias resistor; the sine "
+                    f"output of {source.name} starts at {v_min * 1e3:g} mV")
+            if high_A * R > v_max:
+                raise ValueError(
+                    f"limits.current_nA: the highest current, {high_A * 1e9:g} nA, needs "
+                    f"{high_A * R:.3g} V through the {R:.3g} Ω bias resistor; the sine output of "
+                    f"{source.name} gives at most {v_max:g} V")
         return self
 
     @model_validator(mode="after")
     def _check_heater(self) -> StationConfig:
-        used = max(s.range for s in self.instruments.bridge.heater_ranges)
+        used = max(s.range for s in self.bridge.heater_ranges)
         if used > self.limits.max_heater_range:
-            raise ValueError(f"instruments.bridge.heater_ranges: uses range {used}, above "
-                             f"limits.max_heater_range = {self.limits.max_heater_range}")
+            raise ValueError(f"instruments.{self.bridge_name}.heater_ranges: uses range {used}, "
+                             f"above limits.max_heater_range = {self.limits.max_heater_range}")
         return self
 
+    # ------------------------------------------------------------------ files
     def path(self, relative: str) -> Path:
         p = Path(relative)
         return p if p.is_absolute() else Path(self.base_dir) / p
@@ -266,14 +362,17 @@ def load_station(path: str | Path | None = None) -> StationConfig:
     return config
 
 
-#: the station keys naming .340 files, by the name the run file stores them under
-CALIBRATION_KEYS = {"sample": "sample.thermometer_calibration",
-                    "mc": "instruments.bridge.mc_calibration"}
+#: the .340 files a station names, by the name the run file stores them under
+CALIBRATIONS = ("sample", "mc")
+
+
+def _calibration_keys(config: StationConfig) -> dict[str, str]:
+    return {"sample": "sample.thermometer_calibration",
+            "mc": f"instruments.{config.bridge_name}.mc_calibration"}
 
 
 def _calibration_paths(config: StationConfig) -> dict[str, Path]:
-    rel = {"sample": config.sample.thermometer_calibration,
-           "mc": config.instruments.bridge.mc_calibration}
+    rel = {"sample": config.sample.thermometer_calibration, "mc": config.bridge.mc_calibration}
     return {name: config.path(r) for name, r in rel.items() if r is not None}
 
 
@@ -281,11 +380,12 @@ def read_calibrations(config: StationConfig, source: str = "station") -> dict[st
     """The text of every calibration file the station names (read once: the run file keeps
     them, so a resumed run needs none of the original files)."""
     texts, problems = {}, []
+    keys = _calibration_keys(config)
     for name, path in _calibration_paths(config).items():
         try:
             texts[name] = read_text(path, what="calibration file")
         except InputError as exc:
-            problems += [f"{CALIBRATION_KEYS[name]}: {path}: {p}" for p in exc.problems]
+            problems += [f"{keys[name]}: {path}: {p}" for p in exc.problems]
     if problems:
         raise InputError(source, problems)
     return texts
@@ -295,81 +395,84 @@ def parse_calibrations(config: StationConfig, texts: dict[str, str], source: str
                        ) -> dict[str, Curve340]:
     """The curves behind :func:`read_calibrations`' texts; InputError naming the key."""
     curves, problems = {}, []
-    paths = _calibration_paths(config)
+    paths, keys = _calibration_paths(config), _calibration_keys(config)
     for name, text in texts.items():
         try:
             curves[name] = parse_340(text, source=str(paths.get(name, name)))
         except CalibrationError as exc:
-            problems.append(f"{CALIBRATION_KEYS[name]}: {exc}")
+            problems.append(f"{keys[name]}: {exc}")
     if "sample" not in curves and not problems:
-        problems.append(f"{CALIBRATION_KEYS['sample']}: no calibration")
+        problems.append(f"{keys['sample']}: no calibration")
     if problems:
         raise InputError(source, problems)
     return curves
 
 
-class Thermometer:
-    """A 372 input read as a temperature: from the bridge's own curve or a .340 calibration."""
+# ------------------------------------------------------------------------------ connected
 
-    def __init__(self, bridge_input: LS372Input, calibration: Curve340 | None) -> None:
-        self.input = bridge_input
-        self.calibration = calibration
 
-    def read(self) -> tuple[float, float]:
-        """(T in K, R in Ω); T is NaN when R is outside the calibrated range."""
-        if self.calibration is None:
-            return self.input.temperature_K, math.nan
-        R = self.input.resistance_ohm
-        return self.calibration.temperature_K(R), R
+@dataclass
+class Channel:
+    """A channel of a connected station: its spec and its lock-in (role)."""
+
+    spec: ChannelSpec
+    lockin: LockIn
 
 
 @dataclass
 class Station:
-    """Connected drivers with the station's limits applied."""
+    """Connected instruments as roles, with the station's limits applied in their drivers."""
 
     config: StationConfig
-    lockin: SR830
-    bridge: LakeShore372
-    magnet: AMI430
-    bias: CurrentBias
-    mc_thermometer: Thermometer
-    sample_thermometer: Thermometer
+    instruments: dict[str, Any]  # name → LockIn | Bridge | MagnetSupply
+    calibrations: dict[str, Curve340]
     #: faults met (and overcome) while connecting, for the run file to record
     connect_faults: list[FaultReport] = field(default_factory=list)
     #: what each instrument answered to its identification query when connected
     identities: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        config = self.config
+        self.lockins: dict[str, LockIn] = {n: self.instruments[n]
+                                           for n in config.names_of("lockin")}
+        self.bridge: Bridge = self.instruments[config.bridge_name]
+        self.magnet: MagnetSupply = self.instruments[config.magnet_name]
+        self.channels = [Channel(spec, self.lockins[spec.lockin])
+                         for spec in config.channel_specs()]
+        lim, wiring = config.limits, config.wiring
+        current = Span(lim.current_nA[0] * 1e-9, lim.current_nA[1] * 1e-9,
+                       "station limits.current_nA")
+        self.sources: dict[str, CurrentBias] = {
+            s.name: CurrentBias(self.lockins[s.name], s.resistor_ohm, current,
+                                r2pt_estimate_ohm=wiring.lead_resistance_ohm)
+            for s in config.source_specs()}
+        self._mc_curve = self.calibrations.get("mc")
+        self._sample_curve = self.calibrations["sample"]
+        bridge = config.bridge
+        self._thermometers = (bridge.mc_channel, self._mc_curve is None, bridge.sample_channel)
+
     @property
-    def width_over_length(self) -> float:
-        return self.config.sample.width_over_length
+    def bias(self) -> CurrentBias:
+        """The current source of a station with one (a Hall bar, or one sample)."""
+        return next(iter(self.sources.values()))
+
+    @property
+    def lockin(self) -> LockIn:
+        """The lock-in of a station with one."""
+        return next(iter(self.lockins.values()))
 
     def read_temperatures(self) -> tuple[float, float, float]:
-        """(T_MC in K, T_sample in K, R of the sample thermometer in Ω) from one 372 exchange.
-
-        Both channels are asked on one ``;``-chained line, answered in one line (372 manual
-        §6.3), so the two readings come from the same instant and cost one round trip.
-        """
-        mc, sample = self.mc_thermometer, self.sample_thermometer
-        mc_value, R_sample = self.bridge.read_values(self._temperature_queries)
-        T_mc = mc.calibration.temperature_K(mc_value) if mc.calibration is not None else mc_value
-        return T_mc, sample.calibration.temperature_K(R_sample), R_sample
-
-    @functools.cached_property
-    def _temperature_queries(self) -> list[str]:
-        mc, sample = self.mc_thermometer, self.sample_thermometer
-        mc_query = "SRDG?" if mc.calibration is not None else "KRDG?"
-        return [f"{mc_query} {mc.input.id}", f"SRDG? {sample.input.id}"]
+        """(T_MC in K, T_sample in K, R of the sample thermometer in Ω): the MC from the
+        bridge's own curve (or the station's .340), the sample from its .340."""
+        mc_value, R_sample = self.bridge.read_thermometers(*self._thermometers)
+        mc = self._mc_curve
+        T_mc = mc.temperature_K(mc_value) if mc is not None else mc_value
+        return T_mc, self._sample_curve.temperature_K(R_sample), R_sample
 
     def heater_range_for(self, T_K: float) -> int:
         """The heater range the station assigns to a setpoint."""
-        for step in self.config.instruments.bridge.heater_ranges:
-            if step.up_to_K >= T_K:
-                return step.range
-        return self.config.instruments.bridge.heater_ranges[-1].range
-
-    @property
-    def instruments(self) -> dict[str, SR830 | LakeShore372 | AMI430]:
-        return {"lockin": self.lockin, "bridge": self.bridge, "magnet": self.magnet}
+        ranges = self.config.bridge.heater_ranges
+        return next((step.range for step in ranges if step.up_to_K >= T_K), ranges[-1].range)
 
     def confirm_writes(self) -> None:
         """Make sure every instrument has processed every command sent to it so far.
@@ -379,33 +482,28 @@ class Station:
         """
         for name, inst in self.instruments.items():
             try:
-                inst.adapter.confirm()
+                (inst.unguarded if isinstance(inst, Guarded) else inst).confirm()
             except Exception as exc:
                 reported = isinstance(inst, Guarded) and inst.guard.report(exc, "confirm")
                 if not reported and classify(exc) is None:
                     raise
                 log.debug("confirming %s's writes failed: %s", name, exc)
 
-    def unguard(self) -> None:
-        """Back to the bare drivers (the guards report to the runner that installed them)."""
-        for name in ("lockin", "bridge", "magnet"):
-            inst = getattr(self, name)
-            if isinstance(inst, Guarded):
-                setattr(self, name, inst.unguarded)
-        self.bias.source = self.lockin
-
-    def guard(self, retries: int, on_fault: OnFault, on_down: OnDown) -> None:
-        """Route every driver call through a fault guard (retry, reconnect, report)."""
-        for name in ("lockin", "bridge", "magnet"):
-            raw = getattr(self, name)
-            raw = raw.unguarded if isinstance(raw, Guarded) else raw
-            setattr(self, name, Guarded(raw, Guard(name, raw, retries, on_fault, on_down)))
-        self.bias.source = self.lockin
+    def guarded(self, retries: int, on_fault: OnFault, on_down: OnDown) -> Station:
+        """This station with every instrument call going through a fault guard (retry,
+        reconnect, report); the station itself is left as it is."""
+        wrapped = {name: Guarded(inst, Guard(name, inst, retries, on_fault, on_down))
+                   for name, inst in self.instruments.items()}
+        copy = Station(self.config, wrapped, self.calibrations, self.connect_faults,
+                       self.identities)
+        for name, source in copy.sources.items():  # keep what the bias knows of the sample
+            source.r2pt_estimate_ohm = self.sources[name].r2pt_estimate_ohm
+        return copy
 
     def close(self) -> None:
         for inst in self.instruments.values():
             with contextlib.suppress(Exception):
-                inst.adapter.close()
+                inst.close()
 
 
 class ConnectError(RuntimeError):
@@ -431,79 +529,70 @@ def _describe_failure(exc: BaseException) -> str:
 
 
 def connect(config: StationConfig, calibration_texts: dict[str, str] | None = None) -> Station:
-    """Open every instrument and apply the station's limits inside the drivers.
+    """Open every instrument as its role and apply the station's limits inside the drivers.
 
     ``calibration_texts`` (from :func:`read_calibrations`, or from a run file when resuming)
     replaces reading the .340 files again. A failure names the instrument and its address.
     """
-    lim, ins, wiring = config.limits, config.instruments, config.wiring
     texts = calibration_texts if calibration_texts is not None else read_calibrations(config)
     curves = parse_calibrations(config, texts)
-    opened: list = []
+    opened: dict[str, Any] = {}
     faults: list[FaultReport] = []
     identities: dict[str, str] = {}
-
-    def open_driver(name: str, c: InstrumentConfig, driver: type, identity: str):
-        """Open, construct and identify; a timeout or garbled reply on the way is retried
-        (and reported, as during a run); anything else, or too many, is a ConnectError."""
-        where = f"{name} ({c.model}) at {c.resource}"
-        attempt = 0
-        while True:
-            attempt += 1
-            adapter = None
-            try:
-                adapter = ConfirmingAdapter(c.resource, timeout=c.timeout_ms,
-                                            visa_library=c.visa_library,
-                                            read_termination=driver.READ_TERMINATION,
-                                            write_termination=driver.WRITE_TERMINATION)
-                instrument = driver(adapter)
-                answer = str(instrument.id)
-                break
-            except Exception as exc:
-                if adapter is not None:
-                    with contextlib.suppress(Exception):
-                        adapter.close()
-                kind = classify(exc)
-                if kind is None or kind == "disconnected" or attempt > config.faults.retries:
-                    raise ConnectError(f"{where}: {_describe_failure(exc)}") from exc
-                faults.append(FaultReport(name, kind, f"{type(exc).__name__}: {exc}"[:300],
-                                          attempt, "retry"))
-        opened.append(instrument)
-        identities[name] = answer.strip()
-        if identity not in answer:  # something answers there, but not this model
-            raise ConnectError(f"{where}: it identifies as {answer.strip()[:80]!r}, not as a "
-                               f"{c.model}; check the address in the station file")
-        return instrument
-
     try:
-        lockin = open_driver("lockin", ins.lockin, SR830, "SR830")
-        bridge = open_driver("bridge", ins.bridge, LakeShore372, "MODEL372")
-        magnet = open_driver("magnet", ins.magnet, AMI430, "MODEL 430")
+        for name, instrument_config in config.instruments.items():
+            opened[name] = _open(name, instrument_config, config.faults.retries, faults,
+                                 identities)
     except BaseException:
-        for instrument in opened:
+        for role in opened.values():
             with contextlib.suppress(Exception):
-                instrument.adapter.close()
+                role.close()
         raise
-    lockin.set_frequency_limits(*lim.frequency_Hz, source="station limits.frequency_Hz")
-    i_max_A = lim.current_nA[1] * 1e-9
-    lockin.set_sine_voltage_limits(
-        0.004, i_max_A * (wiring.bias_resistor_ohm + wiring.max_two_point_ohm),
-        source="station limits.current_nA × (wiring.bias_resistor_ohm + max_two_point_ohm)")
+    _apply_limits(config, opened)
+    return Station(config, opened, curves, connect_faults=faults, identities=identities)
 
-    heater = bridge.sample_heater
-    heater.range_index_values = Span(0, lim.max_heater_range, "station limits.max_heater_range")
-    heater.setpoint_K_values = Span(0.0, lim.temperature_K[1], "station limits.temperature_K")
-    heater.ramp_rate_limits = Span(0.0, lim.max_temperature_ramp_K_per_min,
-                                   "station limits.max_temperature_ramp_K_per_min")
 
-    magnet.set_limits(lim.max_field_Oe, lim.max_field_ramp_Oe_per_s, "station limits.")
+def _open(name: str, c: Any, retries: int, faults: list[FaultReport],
+          identities: dict[str, str]) -> Any:
+    """Open, construct and identify one instrument; a timeout or garbled reply on the way is
+    retried (and reported, as during a run); anything else, or too many, is a ConnectError."""
+    model = MODELS[c.model]
+    where = f"{name} ({c.model}) at {c.resource}"
+    attempt = 0
+    while True:
+        attempt += 1
+        role = None
+        try:
+            role = model.open(name, c)
+            answer = role.identify()
+            break
+        except Exception as exc:
+            if role is not None:
+                with contextlib.suppress(Exception):
+                    role.close()
+            kind = classify(exc)
+            if kind is None or kind == "disconnected" or attempt > retries:
+                raise ConnectError(f"{where}: {_describe_failure(exc)}") from exc
+            faults.append(FaultReport(name, kind, f"{type(exc).__name__}: {exc}"[:300],
+                                      attempt, "retry"))
+    identities[name] = answer.strip()
+    if model.identity not in answer:  # something answers there, but not this model
+        with contextlib.suppress(Exception):
+            role.close()
+        raise ConnectError(f"{where}: it identifies as {answer.strip()[:80]!r}, not as a "
+                           f"{c.model}; check the address in the station file")
+    return role
 
-    bias = CurrentBias(
-        lockin, wiring.bias_resistor_ohm,
-        Span(lim.current_nA[0] * 1e-9, i_max_A, "station limits.current_nA"),
-        r2pt_estimate_ohm=wiring.lead_resistance_ohm)
 
-    return Station(config, lockin, bridge, magnet, bias,
-                   Thermometer(bridge.input(ins.bridge.mc_channel), curves.get("mc")),
-                   Thermometer(bridge.input(ins.bridge.sample_channel), curves["sample"]),
-                   connect_faults=faults, identities=identities)
+def _apply_limits(config: StationConfig, roles: dict[str, Any]) -> None:
+    lim, wiring = config.limits, config.wiring
+    for source in config.source_specs():
+        high_V = lim.current_nA[1] * 1e-9 * (source.resistor_ohm + wiring.max_two_point_ohm)
+        roles[source.name].narrow(
+            lim.frequency_Hz, "station limits.frequency_Hz", (0.0, high_V),
+            "station limits.current_nA × (bias resistor + wiring.max_two_point_ohm)")
+    roles[config.bridge_name].narrow(lim.max_heater_range, lim.temperature_K[1],
+                                     lim.max_temperature_ramp_K_per_min, "station limits.")
+    roles[config.magnet_name].set_limits(lim.max_field_Oe, lim.max_field_ramp_Oe_per_s,
+                                         "station limits.")
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -24,12 +25,45 @@ def virtual_lab() -> Iterator[SimulatedLab]:
         yield lab
 
 
+class Thermometer:
+    """A bridge input read as a temperature: its own curve, or the station's .340."""
+
+    def __init__(self, bridge_input, calibration) -> None:
+        self.input, self.calibration = bridge_input, calibration
+
+    def read(self) -> tuple[float, float]:
+        if self.calibration is None:
+            return self.input.temperature_K, math.nan
+        R = self.input.resistance_ohm
+        return self.calibration.temperature_K(R), R
+
+
+class Drivers:
+    """The simulated station as its drivers, for tests of the physics and the protocols:
+    cryolab's own drivers with the station's limits, connected the way a run connects them."""
+
+    def __init__(self, station: Station) -> None:
+        self.roles = station
+        self.lockin = station.lockin.driver
+        self.bridge = station.bridge.driver
+        self.magnet = station.magnet.driver
+        self.bias = station.bias
+        bridge = station.config.bridge
+        self.mc_thermometer = Thermometer(self.bridge.input(bridge.mc_channel),
+                                          station.calibrations.get("mc"))
+        self.sample_thermometer = Thermometer(self.bridge.input(bridge.sample_channel),
+                                              station.calibrations["sample"])
+        self.heater_range_for = station.heater_range_for
+        self.read_temperatures = station.read_temperatures
+        self.confirm_writes = station.confirm_writes
+
+
 @pytest.fixture
-def station(virtual_lab: SimulatedLab) -> Iterator[Station]:
+def station(virtual_lab: SimulatedLab) -> Iterator[Drivers]:
     """cryolab's drivers connected to the virtual lab, writes confirmed before every jump."""
     st = connect(load_station().with_resources(virtual_lab.resources))
     virtual_lab.clock.before_jump(st.confirm_writes)
-    yield st
+    yield Drivers(st)
     st.close()
 
 

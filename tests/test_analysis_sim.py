@@ -10,12 +10,12 @@ import pytest
 from cryolab.analysis.live import LiveFitter
 from cryolab.analysis.summary import analyze_points
 from cryolab.cli import main
-from cryolab.events import FitUpdated, PointTaken, RunEnded, StepEnded, StepStarted
-from cryolab.measurement import POINT_FIELDS
+from cryolab.events import FitUpdated, RunEnded, StepEnded, StepStarted
+from cryolab.measurement import ChannelReading, Point
+from cryolab.runfile import RunFile
 from cryolab.sequence import PlannedStep, RampTemperature
 from cryolab.session import Session, validate
 from cryolab.sim.sample import S0, S1
-from cryolab.storage import RunFile
 
 
 def run_sequence(path: Path, out: Path, seed: int = 2) -> Path:
@@ -105,11 +105,11 @@ def test_live_fits_and_summary_are_stored_in_the_file(overnight_s1):
     assert 300 < attrs["H_star_Oe"] < 350
 
 
-def row(T, rho, field=100.0, valid=True):
-    values = dict.fromkeys((name for name, _ in POINT_FIELDS), 0.0)
-    values.update(T_sample_K=T, rho_ohm_sq=rho, field_Oe=field, valid=valid,
-                  flags=0 if valid else 1)
-    return tuple(values[name] for name, _ in POINT_FIELDS)
+def point(T, rho, field=100.0, valid=True):
+    """A one-channel point: ρ of channel xx at the sample temperature T."""
+    flags = 0 if valid else 1
+    reading = ChannelReading(0.0, 0.0, rho, rho, 0.0, 0.0, 0.0, 0.0, flags, valid)
+    return Point(0, 0.0, T, T, 0.0, field, 0.0, flags, (reading,))
 
 
 def test_flagged_points_never_enter_a_fit():
@@ -121,8 +121,8 @@ def test_flagged_points_never_enter_a_fit():
     T = np.geomspace(0.06, 1.0, 300)
     good = 2000.0 + 20000.0 * np.exp(-1.5 / T)
     for t, r in zip(T, good, strict=True):
-        fitter(PointTaken(0, row(t, r)))
-        fitter(PointTaken(0, row(t, 1e9, valid=False)))
+        fitter(point(t, r))
+        fitter(point(t, 1e9, valid=False))
     fitter(StepEnded(1.0, 0, "completed"))
     fitter(RunEnded(1.0, "completed"))
     fitter.close()

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from cryolab.measurement import Flag
+from cryolab.runfile import RunFile
 from cryolab.session import Session, validate
-from cryolab.storage import RunFile
 
 SEQUENCE = """
 name: clock flags
@@ -54,7 +54,7 @@ def test_no_point_taken_while_the_field_moves_is_valid(runs, clock):
         off_target = np.abs(points["field_Oe"] - target) > 1e-3 * max(abs(target), 1.0)
         assert off_target.any()  # the ramp was seen
         moving = points[off_target]
-        unflagged = moving[(moving["flags"] & Flag.NOT_SETTLED) == 0]
+        unflagged = moving[(moving["xx_flags"] & Flag.NOT_SETTLED) == 0]
         assert len(unflagged) == 0, \
             f"{clock}: points at {unflagged['field_Oe']} Oe on the way to {target} Oe are " \
             "not flagged 'not settled'"
@@ -71,4 +71,4 @@ def test_the_settle_window_after_the_field_arrives_is_flagged_at_both_speeds(run
         on_the_way = np.abs(points["field_Oe"] - target) > 1e-3 * target
         last_on_the_way = points["time_s"][on_the_way].max()
         inside = points[points["time_s"] < last_on_the_way + SETTLE_S]
-        assert ((inside["flags"] & Flag.NOT_SETTLED) > 0).all(), (clock, target)
+        assert ((inside["xx_flags"] & Flag.NOT_SETTLED) > 0).all(), (clock, target)

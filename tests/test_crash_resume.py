@@ -10,9 +10,9 @@ import h5py
 import numpy as np
 import pytest
 
+from cryolab.runfile import RunFile, clear_write_flag
 from cryolab.sequence import make_plan, sequence_from_text
 from cryolab.station import load_station
-from cryolab.storage import RunFile, clear_write_flag
 
 SPEED = 400.0  # simulated seconds per wall second: the sweep below takes ~10 s of wall time
 SEQUENCE = """

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import yaml
 
-import cryolab.diskspace
+import cryolab.runfile.diskspace
 from cryolab.cli import main
 from cryolab.events import StepStarted
+from cryolab.runfile import RunFile
 from cryolab.session import Session, validate
-from cryolab.storage import RunFile
 
 SEQUENCE = """
 name: disk edge
@@ -108,7 +108,7 @@ def test_a_run_that_cannot_fit_is_refused_with_the_numbers(tmp_path, capsys, mon
 @pytest.fixture
 def check_every_point(monkeypatch):
     """The interlock looks once per wall second; a simulated night is over in less."""
-    monkeypatch.setattr(cryolab.diskspace, "CHECK_EVERY_S", 0.0)
+    monkeypatch.setattr(cryolab.runfile.diskspace, "CHECK_EVERY_S", 0.0)
 
 
 def test_a_disk_filling_up_during_the_night_stops_it_safely(tmp_path, small_disk,

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from cryolab.measurement import Flag
+from cryolab.runfile import RunFile
 from cryolab.session import Session, validate
 from cryolab.sim.faults import FaultRule
-from cryolab.storage import RunFile
 
 SEQUENCE = """
 name: faults
@@ -83,8 +83,8 @@ def test_transient_faults_are_survived_recorded_and_flagged(tmp_path, kind):
         assert all(by_key[k] == "timeout" for k in extra)
         assert all(np.isfinite(f["time_s"]) for f in recorded)
         points = run.points()
-        flagged = points[(points["flags"] & Flag.INSTRUMENT_FAULT) > 0]
-        assert len(flagged) > 0 and not flagged["valid"].any()
+        flagged = points[(points["point_flags"] & Flag.INSTRUMENT_FAULT) > 0]
+        assert len(flagged) > 0 and not flagged["xx_valid"].any()
         # no point is lost: the ramp has as many points as a run without faults would
         ramp = run.points(2)
         span = ramp["time_s"][-1] - ramp["time_s"][0]

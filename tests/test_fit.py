@@ -10,8 +10,8 @@ from scipy.optimize import curve_fit
 from cryolab.analysis.fit import FitError, choose_model, estimate_uncertainty, fit, initial_guess
 from cryolab.analysis.summary import analyze_points, curvature_zeros_data, curvature_zeros_model
 from cryolab.cli import main
-from cryolab.measurement import POINT_DTYPE
 from cryolab.models import rho_eq1, rho_eq2
+from cryolab.runfile.schema import point_dtype
 
 T = np.geomspace(0.06, 1.0, 800)
 EQ1 = {"sigma_qf": 2.4e-5, "sigma_0": 1.0e-4, "Ea_K": 0.34}  # S1 at 400 Oe
@@ -154,9 +154,9 @@ def test_cli_fit_refuses_bad_csv(tmp_path, capsys):
 
 def test_points_taken_while_the_field_ramps_are_not_reported_as_unfitted_fields():
     def rows(field, temps, rho):
-        out = np.zeros(len(temps), dtype=POINT_DTYPE)
-        out["field_Oe"], out["T_sample_K"], out["rho_ohm_sq"] = field, temps, rho
-        out["valid"] = True
+        out = np.zeros(len(temps), dtype=point_dtype(["xx"]))
+        out["field_Oe"], out["T_sample_K"], out["xx_rho_ohm_sq"] = field, temps, rho
+        out["xx_valid"] = True
         return out
 
     sweep = rows(400.0, T, noisy("eq1", EQ1))

@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 from PyQt5 import QtCore, QtWidgets
 
-from cryolab.events import PointTaken, RunStarted, StepStarted
+from cryolab.events import RunStarted, StepStarted
 from cryolab.gui.window import MainWindow
 from cryolab.gui.worker import InstrumentWorker
-from cryolab.measurement import POINT_DTYPE, POINT_FIELDS
+from cryolab.measurement import ChannelReading, Point
+from cryolab.runfile import RunFile
+from cryolab.runfile.schema import point_dtype, point_row
 from cryolab.sequence import PlannedStep, RampTemperature
 from cryolab.session import Bench, Session, validate
 from cryolab.station import load_station
-from cryolab.storage import RunFile
 
 RAMP = """
 name: gui test
@@ -78,7 +79,7 @@ def test_a_run_started_from_the_gui_shows_points_arriving(gui, qtbot, tmp_path):
                     len(window.store.step_points(2)) > 30, timeout=60_000)
     x, y = window.rho_plot.valid.getData()
     assert x is not None and len(x) > 30  # the ρ(T) plot shows the ramp's points
-    rho = window.store.step_points(2)["rho_ohm_sq"]
+    rho = window.store.step_points(2)["xx_rho_ohm_sq"]
     assert (rho > 1e4).all()  # S1 at 400 Oe: ρ ≈ 15–25 kΩ/□ ...
     assert (y[np.isfinite(y)] > 4).all()  # ... and drawn on log ρ (pyqtgraph returns log10)
     assert window.readings.labels["T_mc"].text() != "—"
@@ -249,22 +250,23 @@ def test_screenshot_saves_the_window_and_exits(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
-def _ramp_rows(n: int) -> list[tuple]:
-    """n points of a 1 K → 0.1 K ramp, every 10th excluded, in POINT_FIELDS order."""
-    rows = []
+def _ramp_points(n: int) -> list[Point]:
+    """n points of a 1 K → 0.1 K ramp on one channel, every 10th excluded."""
+    points = []
     for i in range(n):
         T = 1.0 - 0.9 * i / n
-        values = {"time_s": 1.8e9 + 3.0 * i, "T_mc_K": T, "T_sample_K": T, "field_Oe": 400.0,
-                  "rho_ohm_sq": 1e4 / T, "valid": i % 10 != 0, "flags": int(i % 10 == 0)}
-        rows.append(tuple(values.get(name, 0.0) for name, _ in POINT_FIELDS))
-    return rows
+        flags = int(i % 10 == 0)
+        reading = ChannelReading(0.0, 0.0, 2e4 / T, 1e4 / T, 0.0, 0.0, 0.0, 0.0, flags,
+                                 flags == 0)
+        points.append(Point(0, 1.8e9 + 3.0 * i, T, T, 0.0, 400.0, 0.0, flags, (reading,)))
+    return points
 
 
 def test_a_long_run_is_drawn_decimated_and_a_zoom_shows_the_raw_points(gui, qtbot):
     window = gui()
     planned = PlannedStep(0, RampTemperature(from_K=1.0, to_K=0.1), 3.0e5)
     window.store.apply([RunStarted(1.8e9, [planned], 0), StepStarted(1.8e9, planned),
-                        *(PointTaken(0, row) for row in _ramp_rows(100_000))])
+                        *_ramp_points(100_000)])
     window.refresh()
     x, y = window.rho_plot.valid.getData()
     assert len(x) < 10_000  # 90 000 valid points drawn as an envelope of a few thousand
@@ -278,10 +280,10 @@ def test_a_long_run_is_drawn_decimated_and_a_zoom_shows_the_raw_points(gui, qtbo
     window.refresh()                                                 # but no valid point lost
     x, y = window.rho_plot.valid.getData()
     rows = window.store.step_points(0)
-    seen = rows[(rows["T_sample_K"] >= 0.2) & (rows["T_sample_K"] <= 0.8) & rows["valid"]]
+    seen = rows[(rows["T_sample_K"] >= 0.2) & (rows["T_sample_K"] <= 0.8) & rows["xx_valid"]]
     assert len(x) < 10_000
-    assert 10 ** np.nanmax(y) == pytest.approx(seen["rho_ohm_sq"].max(), rel=1e-9)
-    assert 10 ** np.nanmin(y) == pytest.approx(seen["rho_ohm_sq"].min(), rel=1e-9)
+    assert 10 ** np.nanmax(y) == pytest.approx(seen["xx_rho_ohm_sq"].max(), rel=1e-9)
+    assert 10 ** np.nanmin(y) == pytest.approx(seen["xx_rho_ohm_sq"].min(), rel=1e-9)
     assert np.isfinite(y).sum() > 0.9 * len(y)  # the excluded points' gaps do not blank groups
     window.time_plot.plot.plotItem.vb.setXRange(100.0, 110.0, padding=0)  # minutes 100–110
     window.refresh()
@@ -293,8 +295,8 @@ def test_opening_a_second_run_file_replaces_the_first_on_the_plots(gui):
     window = gui()
     planned = PlannedStep(0, RampTemperature(from_K=1.0, to_K=0.1), 3.0e3)
     for rho in (100.0, 7.0):
-        rows = np.array(_ramp_rows(500), dtype=POINT_DTYPE)
-        rows["rho_ohm_sq"] = rho
+        rows = np.array([point_row(p) for p in _ramp_points(500)], dtype=point_dtype(["xx"]))
+        rows["xx_rho_ohm_sq"] = rho
         window.store.load_run(rows, np.zeros(len(rows), int), [planned], {}, None, [])
         window.refresh()
         _, y = window.rho_plot.valid.getData()

@@ -150,11 +150,13 @@ def test_a_real_process_prints_a_sentence_not_a_traceback(hostile, tmp_path):
         assert "Traceback" not in result.stderr and result.stderr.strip()
 
 
-def test_an_unreachable_instrument_is_named_with_its_address(tmp_path, capsys):
+def test_an_unreachable_instrument_is_named_with_its_address(tmp_path, capsys, virtual_lab):
     import yaml
 
     text = Path("cryolab/data/sim_station.yaml").read_text()
     data = yaml.safe_load(text.replace(": off", ": 'off'"))
+    for name, resource in virtual_lab.resources.items():  # the others answer
+        data["instruments"][name]["resource"] = resource
     data["instruments"]["lockin"]["resource"] = "TCPIP0::127.0.0.1::9::SOCKET"  # discard port
     data["instruments"]["lockin"]["timeout_ms"] = 200
     data["sample"]["thermometer_calibration"] = os.path.abspath(

@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 
 from cryolab.clock import VirtualClock
 from cryolab.inputs import InputError
+from cryolab.runfile import RunFile
 from cryolab.session import Session, validate
 from cryolab.sim.lab import SimulatedLab
 from cryolab.station import connect, load_station
-from cryolab.storage import RunFile
 from instruments.limits import LimitError
+from tests.conftest import Drivers
 
 STATION = load_station()
 LIM = STATION.limits
@@ -197,10 +198,10 @@ def test_any_station_and_sequence_check_accepts_runs_to_the_end(tmp_path_factory
 def audited_station():
     clock = VirtualClock()
     lab = SimulatedLab(clock, banner_delay_s=0.0, record_limit=None).start()
-    station = connect(STATION.with_resources(lab.resources))
+    station = Drivers(connect(STATION.with_resources(lab.resources)))
     clock.before_jump(station.confirm_writes)
     yield lab, station
-    station.close()
+    station.roles.close()
     lab.stop()
 
 

@@ -15,8 +15,8 @@ import pytest
 import cryolab.session
 from cryolab.cli import main
 from cryolab.events import StepStarted
+from cryolab.runfile import RunFile, WriterLock
 from cryolab.session import Session, validate
-from cryolab.storage import RunFile, WriterLock
 
 SEQUENCE = """
 name: resume safety

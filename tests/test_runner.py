@@ -5,11 +5,11 @@ import threading
 import numpy as np
 import pytest
 
-from cryolab.events import PointTaken, RunStateChanged
-from cryolab.measurement import Flag
+from cryolab.events import RunStateChanged
+from cryolab.measurement import Flag, Point
+from cryolab.runfile import RunFile
 from cryolab.session import Session, validate
 from cryolab.sim.magnet import RampState
-from cryolab.storage import RunFile
 
 
 def start_session(tmp_path, text, *, subscribers=(), speed=float("inf"), seed=1):
@@ -46,7 +46,7 @@ def warm_over_cold(points):
     """Mean ρ of the warmest tenth over the coldest tenth of the points."""
     order = np.argsort(points["T_mc_K"])
     tenth = max(len(order) // 10, 1)
-    rho = points["rho_ohm_sq"][order]
+    rho = points["xx_rho_ohm_sq"][order]
     return rho[-tenth:].mean() / rho[:tenth].mean()
 
 
@@ -63,7 +63,7 @@ def test_a_field_sweep_writes_every_step_with_its_points(tmp_path):
         up = run_file.points(ramps[0].name)
         down = run_file.points(ramps[1].name)
         # up at 100 Oe: superconducting side, ρ rises with T; down at 450 Oe: insulating side
-        valid_up, valid_down = up[up["valid"]], down[down["valid"]]
+        valid_up, valid_down = up[up["xx_valid"]], down[down["xx_valid"]]
         # the S1 model: 3.94 → 4.41 kΩ/□ at 100 Oe, 41.8 → 15.0 kΩ/□ at 450 Oe (0.07 → 0.4 K)
         assert 1.05 < warm_over_cold(valid_up) < 1.12
         assert 0.36 < warm_over_cold(valid_down) < 0.5
@@ -77,12 +77,12 @@ def test_flagged_points_are_never_valid_and_base_is_flagged(tmp_path):
     assert status == "completed"
     with run_file:
         points = run_file.points()
-        assert np.all(points["valid"] == (points["flags"] == 0))
+        assert np.all(points["xx_valid"] == (points["xx_flags"] == 0))
         ramp = run_file.points(2)  # first ramp: starts at base (20 mK), sample at ~36 mK
-        assert ramp["flags"][0] & Flag.THERMAL_MISMATCH
-        assert not ramp["valid"][0]
+        assert ramp["xx_flags"][0] & Flag.THERMAL_MISMATCH
+        assert not ramp["xx_valid"][0]
         mismatch = np.abs(ramp["T_sample_K"] / ramp["T_mc_K"] - 1)
-        assert np.all((mismatch > 0.10) == ((ramp["flags"] & Flag.THERMAL_MISMATCH) > 0))
+        assert np.all((mismatch > 0.10) == ((ramp["xx_flags"] & Flag.THERMAL_MISMATCH) > 0))
 
 
 def test_a_slow_ramp_is_not_flagged(tmp_path):
@@ -96,7 +96,7 @@ steps:
     with run_file:
         ramp = run_file.points(1)
         started = ramp["time_s"] >= ramp["time_s"][0] + 1800  # after reaching 0.15 K
-        assert not np.any(ramp["flags"][started] & Flag.THERMAL_MISMATCH)
+        assert not np.any(ramp["xx_flags"][started] & Flag.THERMAL_MISMATCH)
 
 
 def test_a_too_fast_ramp_is_flagged_and_slowed(tmp_path):
@@ -111,7 +111,7 @@ steps:
     with run_file:
         step = run_file.steps()[1]
         ramp = run_file.points(1)
-        assert np.count_nonzero(ramp["flags"] & Flag.THERMAL_MISMATCH) >= 5
+        assert np.count_nonzero(ramp["xx_flags"] & Flag.THERMAL_MISMATCH) >= 5
         assert step.attrs["result_slowdowns"] >= 1
         assert step.attrs["result_final_rate_K_per_min"] < 0.5
         notes = [e["text"] for e in run_file.events()]
@@ -128,7 +128,7 @@ steps:
 """
     status, run_file, _ = run(tmp_path, text)
     with run_file:
-        f = run_file.points(2)["frequency_Hz"]
+        f = run_file.points(2)["xx_frequency_Hz"]
         assert status == "completed" and f.max() < 7.0  # S0 at 600 Oe: R_2pt ≈ 2.5 MΩ
         assert any("frequency" in e["text"] for e in run_file.events())
 
@@ -161,7 +161,7 @@ class At:
         self.n, self.action, self.count = n, action, 0
 
     def __call__(self, event):
-        if isinstance(event, PointTaken):
+        if isinstance(event, Point):
             self.count += 1
             if self.count == self.n:
                 self.action()
@@ -183,7 +183,7 @@ def test_pause_holds_and_resume_continues(tmp_path):
     paused, point_while_paused = threading.Event(), threading.Event()
 
     def on_event(event):
-        if isinstance(event, PointTaken) and paused.is_set():
+        if isinstance(event, Point) and paused.is_set():
             point_while_paused.set()
         elif isinstance(event, RunStateChanged) and event.state == "paused":
             paused.set()
@@ -270,8 +270,8 @@ steps:
     assert status == "completed"
     with run_file:
         points = run_file.points(2)
-        assert points["frequency_Hz"].max() < 7.0  # retuned for S0's megaohms ...
-        assert set(points["time_constant_s"]) == {3.0}  # ... keeping the fixed τ
+        assert points["xx_frequency_Hz"].max() < 7.0  # retuned for S0's megaohms ...
+        assert set(points["xx_time_constant_s"]) == {3.0}  # ... keeping the fixed τ
 
 
 def test_a_cooldown_that_times_out_is_a_warning_not_a_failure(tmp_path):
@@ -305,5 +305,5 @@ def test_the_same_seed_gives_the_same_points_twice_on_the_virtual_clock(tmp_path
     assert first.dtype == second.dtype and len(first) == len(second)
     for name in first.dtype.names:
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
-    assert len(other) != len(first) or not np.array_equal(other["rho_ohm_sq"],
-                                                           first["rho_ohm_sq"])
+    assert len(other) != len(first) or not np.array_equal(other["xx_rho_ohm_sq"],
+                                                           first["xx_rho_ohm_sq"])

@@ -111,7 +111,7 @@ def refused(text: str) -> str:
          r"simulation.preset: must be 'S0' or 'S1'"),
         ("steps:\n  - [set_field, 100]\n", r"steps\[0\]: expected one step"),
         ("steps:\n  - set_excitation: {current_nA: 0.5, time_constant_s: 2}\n",
-         r"time_constant_s: must be 'auto' or an SR830 time constant"),
+         r"time_constant_s: 2 s is not a time constant of lockin \(SR830"),
     ],
     ids=["field", "field-rate", "current", "frequency", "temperature", "t-rate", "sweep-field",
          "linearity-current", "nan", "units-in-value", "unknown-key", "unknown-kind",

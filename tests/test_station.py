@@ -18,8 +18,10 @@ def test_the_shipped_simulated_station_loads():
     assert config.limits.frequency_Hz == (0.7, 7.0)
     assert config.safe_state.heater == "off"  # YAML 'off' stays a word, not False
     assert config.sample.width_over_length == pytest.approx(0.5)
-    assert config.instruments.bridge.mc_channel == 1
-    assert config.instruments.bridge.sample_channel == 2
+    assert config.bridge.mc_channel == 1
+    assert config.bridge.sample_channel == 2
+    assert [(c.name, c.lockin, c.kind) for c in config.channel_specs()] == [
+        ("xx", "lockin", "longitudinal")]
 
 
 @pytest.fixture
@@ -63,8 +65,8 @@ def refusal(path):
          r"instruments.bridge.sample_channel: must differ from mc_channel \(1\) \(got 1\)"),
         (lambda d: d["instruments"]["bridge"].update(mc_channel=17), "instruments.bridge."
                                                                      "mc_channel"),
-        (lambda d: d["instruments"]["lockin"].update(model="SR860"),
-         "instruments.lockin.model: must be 'SR830'"),
+        (lambda d: d["instruments"]["lockin"].update(model="SR850"),
+         "instruments.lockin: model 'SR850' is not supported; the supported models are"),
         (lambda d: d["instruments"]["magnet"].pop("resource"),
          "instruments.magnet.resource: required, but missing"),
         (lambda d: d["instruments"]["bridge"]["heater_ranges"].append(

@@ -9,33 +9,37 @@ import numpy as np
 import pytest
 
 from cryolab.cli import main
-from cryolab.events import Note, PointTaken, RunEnded, RunStarted, StepEnded, StepStarted
-from cryolab.measurement import POINT_DTYPE
+from cryolab.events import Note, RunEnded, RunStarted, StepEnded, StepStarted
+from cryolab.measurement import ChannelReading, Point
+from cryolab.runfile import RunFile, RunFileError, RunWriter, clear_write_flag, export_csv
+from cryolab.runfile.schema import point_dtype, point_row
 from cryolab.sequence import Measure, PlannedStep, SetField
-from cryolab.storage import RunFile, RunFileError, RunWriter, clear_write_flag, export_csv
 
 PLAN = [PlannedStep(0, SetField(field_Oe=100.0), 40.0), PlannedStep(1, Measure(points=5), 15.0)]
 
 
-def rows(n, t0=1000.0, field=100.0):
+def rows(n, t0=1000.0, field=100.0, step=1):
+    """n one-channel points, every other one or so out of equilibrium (flag 1)."""
     rng = np.random.default_rng(0)
     out = []
     for i in range(n):
         flags = int(rng.integers(0, 2))
-        out.append((t0 + 3.0 * i, 0.1, 0.1 * (1 + 0.2 * flags), field, 1e-6, -1e-9, 5e-10,
-                    6.93, 1.0, 2000.0 + i, 1000.0 + i / 2, flags == 0, flags, 5000.0, 0.1, 1e-5))
+        reading = ChannelReading(1e-6, -1e-9, 2000.0 + i, 1000.0 + i / 2, 5e-10, 6.93, 1.0,
+                                 1e-5, flags, flags == 0)
+        out.append(Point(step, t0 + 3.0 * i, 0.1, 0.1 * (1 + 0.2 * flags), 5000.0, field, 0.1,
+                         flags, (reading,)))
     return out
 
 
 def write_run(path, n_points=5000, close=True):
-    writer = RunWriter(path, {"sequence": "steps: []", "simulated": True, "seed": 7})
+    writer = RunWriter(path, {"sequence": "steps: []", "simulated": True, "seed": 7}, ["xx"])
     writer(RunStarted(999.0, PLAN, 0))
     writer(StepStarted(999.5, PLAN[0]))
     writer(StepEnded(999.8, 0, "completed", {"field_Oe": 100.0}))
     writer(StepStarted(1000.0, PLAN[1]))
     data = rows(n_points)
-    for row in data:
-        writer(PointTaken(1, row))
+    for point in data:
+        writer(point)
     writer(Note(1001.0, 1, "warning", "sample out of equilibrium"))
     if close:
         writer(StepEnded(2e4, 1, "completed", {"linear": True, "values": [1.0, 2.0]}))
@@ -57,8 +61,9 @@ def test_hdf5_round_trip(tmp_path):
         assert steps[1].attrs["result_linear"] is True
         assert steps[1].attrs["result_values"] == [1.0, 2.0]
         points = run.points("001_measure")
-        assert points.dtype == POINT_DTYPE
-        assert np.array_equal(points, np.array(data, dtype=POINT_DTYPE))
+        assert points.dtype == point_dtype(["xx"])
+        assert np.array_equal(points, np.array([point_row(p) for p in data],
+                                               dtype=point_dtype(["xx"])))
         frame = run.dataframe()
         assert len(frame) == 5000 and set(frame["step"]) == {"001_measure"}
         assert run.events()[0]["text"] == "sample out of equilibrium"
@@ -77,7 +82,7 @@ def test_csv_export_has_every_point(tmp_path):
 
 READER = """
 import sys, time
-from cryolab.storage import RunFile
+from cryolab.runfile import RunFile
 with RunFile(sys.argv[1]) as run:
     for _ in range(int(sys.argv[2])):
         run.refresh()
@@ -87,7 +92,7 @@ with RunFile(sys.argv[1]) as run:
 #: refreshes until the count has grown twice (bounded): a live reader follows a live file
 GROWTH_READER = """
 import sys, time
-from cryolab.storage import RunFile
+from cryolab.runfile import RunFile
 with RunFile(sys.argv[1]) as run:
     counts = []
     for _ in range(600):

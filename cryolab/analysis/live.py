@@ -1,10 +1,11 @@
 """Live fitting: refit the step in progress as points arrive, off the acquisition thread.
 
-The fitter is a runner subscriber whose only work in the runner's thread is appending a valid
-point to a list. A worker thread refits the current temperature sweep at most every
-``min_interval_s`` of wall time (and only when enough new points arrived), fits each sweep once
-more when it ends, then recomputes the field summary. Results go to the fitter's own subscribers
-as events (the writer stores them, the GUI draws them).
+The fitter is a runner subscriber whose only work in the runner's thread is appending each
+longitudinal channel's valid reading to that channel's list. A worker thread refits the current
+temperature sweep at most every ``min_interval_s`` of wall time (and only when enough new points
+arrived), fits each sweep once more when it ends, then recomputes each channel's field summary.
+Results go to the fitter's own subscribers as events, named by channel (the writer stores them,
+the GUI draws them). Hall channels are not fitted: Eq. 1 and 2 describe ρ_xx.
 """
 
 from __future__ import annotations
@@ -28,28 +29,24 @@ from cryolab.analysis.summary import (
 from cryolab.events import (
     Event,
     FitUpdated,
-    PointTaken,
     RunEnded,
     StepEnded,
     StepStarted,
-    Subscriber,
+    SubscriberFunc,
     SummaryUpdated,
 )
-from cryolab.measurement import COLUMN
+from cryolab.measurement import Point
 
 log = logging.getLogger(__name__)
 
-FITTED_KINDS = ("ramp_temperature", "cooldown")
-_T, _RHO, _FIELD, _VALID = (COLUMN["T_sample_K"], COLUMN["rho_ohm_sq"], COLUMN["field_Oe"],
-                            COLUMN["valid"])
-
 
 class _Sweep:
-    """Valid points of one temperature sweep, appended from the runner's thread (typed arrays:
-    8 bytes a value instead of a Python float's 32, over 48-hour runs)."""
+    """Valid points of one temperature sweep on one channel, appended from the runner's thread
+    (typed arrays: 8 bytes a value instead of a Python float's 32, over 48-hour runs)."""
 
-    def __init__(self, step_index: int) -> None:
+    def __init__(self, step_index: int, channel: str) -> None:
         self.step_index = step_index
+        self.channel = channel
         self.T = array("d")
         self.rho = array("d")
         self.field = array("d")
@@ -62,20 +59,26 @@ class _Sweep:
 
 
 class LiveFitter:
-    """Runner subscriber that keeps Eq. 1 / Eq. 2 fits of the running sweep up to date."""
+    """Runner subscriber that keeps Eq. 1 / Eq. 2 fits of the running sweep up to date, for each
+    longitudinal channel (``channels``: (index in the point, name))."""
 
-    def __init__(self, publish: Iterable[Subscriber] = (), model: str = "auto",
+    def __init__(self, channels: Iterable[tuple[int, str]] = ((0, "xx"),),
+                 publish: Iterable[SubscriberFunc] = (), model: str = "auto",
                  min_interval_s: float = 1.0, min_new_points: int = 20) -> None:
+        self.channels = list(channels)
         self.publish = list(publish)
         self.model = model
         self.min_interval_s = min_interval_s
         self.min_new_points = min_new_points
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._sweep: _Sweep | None = None
+        self._sweeps: list[_Sweep] = []  # one per channel while a fitted step runs
         self._ended: list[_Sweep] = []
-        self._by_field: dict[float, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-        self._results: dict[float, FieldResult] = {}
+        #: per channel and field: the final sweeps' points, for the field summary
+        self._by_field: dict[str, dict[float, tuple[list[np.ndarray], list[np.ndarray]]]] = {
+            name: {} for _, name in self.channels}
+        self._results: dict[str, dict[float, FieldResult]] = {
+            name: {} for _, name in self.channels}
         self._stop = False
         #: wall-clock seconds spent fitting, and how many fits (for the benchmark's cadence)
         self.fit_seconds = 0.0
@@ -85,23 +88,26 @@ class LiveFitter:
 
     # ------------------------------------------------------------------ runner thread
     def __call__(self, event: Event) -> None:
-        if isinstance(event, PointTaken):
-            sweep = self._sweep
-            if sweep is not None and event.row[_VALID]:
-                row = event.row
+        if type(event) is Point:
+            if self._sweeps:
                 with self._lock:
-                    sweep.T.append(row[_T])
-                    sweep.rho.append(row[_RHO])
-                    sweep.field.append(row[_FIELD])
+                    for (index, _), sweep in zip(self.channels, self._sweeps, strict=True):
+                        reading = event.channels[index]
+                        if reading.valid:
+                            sweep.T.append(event.T_sample_K)
+                            sweep.rho.append(reading.rho_ohm_sq)
+                            sweep.field.append(event.field_Oe)
         elif isinstance(event, StepStarted):
             with self._lock:
-                self._sweep = _Sweep(event.index) if event.planned.kind in FITTED_KINDS else None
+                self._sweeps = [_Sweep(event.index, name) for _, name in self.channels] \
+                    if event.planned.step.fitted else []
         elif isinstance(event, StepEnded):
             with self._lock:
-                if self._sweep is not None and self._sweep.step_index == event.index:
-                    self._sweep.ended = True
-                    self._ended.append(self._sweep)
-                    self._sweep = None
+                if self._sweeps and self._sweeps[0].step_index == event.index:
+                    for sweep in self._sweeps:
+                        sweep.ended = True
+                    self._ended.extend(self._sweeps)
+                    self._sweeps = []
             self._wake.set()
         elif isinstance(event, RunEnded):
             self._wake.set()
@@ -113,13 +119,13 @@ class LiveFitter:
             self._wake.clear()
             with self._lock:
                 ended, self._ended = self._ended, []
-                running = self._sweep
+                running = list(self._sweeps)
                 stop = self._stop
             for sweep in ended:
                 self._fit(sweep, final=True)
-            if running is not None and len(running.T) - running.fitted_count >= \
-                    self.min_new_points:
-                self._fit(running, final=False)
+            for sweep in running:
+                if len(sweep.T) - sweep.fitted_count >= self.min_new_points:
+                    self._fit(sweep, final=False)
             if ended:
                 self._update_summary()
             if stop:
@@ -145,15 +151,20 @@ class LiveFitter:
             self.fit_seconds += time.perf_counter() - t0
             self.fit_count += 1
         if final and math.isfinite(field):
-            Ts, rhos = self._by_field.setdefault(field, ([], []))
+            Ts, rhos = self._by_field[sweep.channel].setdefault(field, ([], []))
             Ts.append(T)
             rhos.append(rho)
-        self._emit(FitUpdated(sweep.step_index, field, final, choice))
+        self._emit(FitUpdated(sweep.step_index, field, final, choice, sweep.channel))
 
     def _update_summary(self) -> None:
-        for field, (Ts, rhos) in self._by_field.items():
+        for _, channel in self.channels:
+            self._update_channel_summary(channel)
+
+    def _update_channel_summary(self, channel: str) -> None:
+        results = self._results[channel]
+        for field, (Ts, rhos) in self._by_field[channel].items():
             T, rho = np.concatenate(Ts), np.concatenate(rhos)
-            if field in self._results and self._results[field].fit.n_points == len(T):
+            if field in results and results[field].fit.n_points == len(T):
                 continue  # no new sweep at this field since the last summary
             try:
                 choice = choose_model(T, rho) if self.model == "auto" else \
@@ -162,11 +173,11 @@ class LiveFitter:
             except FitError:
                 continue
             best = choice.best
-            self._results[field] = FieldResult(
+            results[field] = FieldResult(
                 field, choice, curvature_zeros_data(T, rho),
                 curvature_zeros_model(best, best.T_min_K, best.T_max_K))
-        if self._results:
-            self._emit(SummaryUpdated(summarize(list(self._results.values()))))
+        if results:
+            self._emit(SummaryUpdated(summarize(list(results.values())), channel))
 
     def _emit(self, event: Event) -> None:
         for subscriber in self.publish:

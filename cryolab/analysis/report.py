@@ -20,13 +20,14 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from cryolab.analysis.summary import FieldSummary, analyze_points
-from cryolab.storage import RunFile
+from cryolab.runfile import RunFile
 from cryolab.units import R_Q_OHM
 
 FORMATS = (".png", ".pdf", ".svg")
 
 
-def draw(points: np.ndarray, summary: FieldSummary, title: str = "") -> Figure:
+def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: str = "xx"
+         ) -> Figure:
     fig = Figure(figsize=(13.5, 5.6), layout="constrained")
     FigureCanvasAgg(fig)
     family, fields = fig.subplots(1, 2, width_ratios=[1.15, 1])
@@ -35,23 +36,24 @@ def draw(points: np.ndarray, summary: FieldSummary, title: str = "") -> Figure:
     norm = Normalize(min(field_values, default=0.0), max(field_values, default=1.0) or 1.0)
     cmap = matplotlib.colormaps["viridis"]
 
+    rho_all, valid_all = points[f"{channel}_rho_ohm_sq"], points[f"{channel}_valid"]
     rounded = np.round(points["field_Oe"])
-    positive = points["rho_ohm_sq"] > 0
+    positive = rho_all > 0
     for H in field_values:
         at = (rounded == H) & positive
         color = cmap(norm(H))
-        excluded = at & ~points["valid"]
-        valid = at & points["valid"]
-        family.plot(points["T_sample_K"][excluded], points["rho_ohm_sq"][excluded], ".",
+        excluded = at & ~valid_all
+        valid = at & valid_all
+        family.plot(points["T_sample_K"][excluded], rho_all[excluded], ".",
                     ms=2, color=color, alpha=0.12, rasterized=True)
-        family.plot(points["T_sample_K"][valid], points["rho_ohm_sq"][valid], ".", ms=2.5,
+        family.plot(points["T_sample_K"][valid], rho_all[valid], ".", ms=2.5,
                     color=color, rasterized=True)
     for row in summary.rows:
         f = row.fit
         T = np.geomspace(f.T_min_K, f.T_max_K, 200)
         family.plot(T, f.rho(T), "-", lw=1.1, color="black", alpha=0.8)
     family.set_yscale("log")
-    shown = points["rho_ohm_sq"][positive & points["valid"]]
+    shown = rho_all[positive & valid_all]
     if len(shown):  # the data set the range, not a fit that dives toward ρ_QF = 0
         family.set_ylim(np.percentile(shown, 1) / 2, shown.max() * 2)
     family.set_xlabel("T (K)")
@@ -117,13 +119,14 @@ def make_report(run_path: str | Path, out_path: str | Path, model: str = "auto")
     with RunFile(run_path) as run:
         points = run.points()
         attrs = run.attrs
-    summary, skipped = analyze_points(points, model)
+        channel = (run.longitudinal_channels() or run.channel_names)[0]
+    summary, skipped = analyze_points(points, model, channel)
     title = f"{attrs.get('sequence_name', '')} — {Path(run_path).name}"
     if attrs.get("simulated"):
         title += f" (simulated, sample {attrs.get('preset')})"
     if skipped:
         title += f" — not fitted: {len(skipped)} field(s)"
-    fig = draw(points, summary, title)
+    fig = draw(points, summary, title, channel)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=130)
     return out

@@ -245,24 +245,28 @@ def summarize(rows: list[FieldResult]) -> FieldSummary:
     return summary
 
 
-def group_by_field(points: np.ndarray, decimals: int = 0) -> dict[float, np.ndarray]:
-    """Valid points grouped by their (rounded) field."""
-    valid = points[points["valid"]]
+def group_by_field(points: np.ndarray, channel: str = "xx", decimals: int = 0
+                   ) -> dict[float, np.ndarray]:
+    """A channel's valid points grouped by their (rounded) field."""
+    valid = points[points[f"{channel}_valid"]]
     keys = np.round(valid["field_Oe"], decimals)
     return {float(k): valid[keys == k] for k in np.unique(keys)}
 
 
-def analyze_points(points: np.ndarray, model: str = "auto") -> tuple[FieldSummary, list[str]]:
-    """Per-field fits of the valid points (T_sample, ρ) and the summary; fields that cannot be
+def analyze_points(points: np.ndarray, model: str = "auto", channel: str = "xx"
+                   ) -> tuple[FieldSummary, list[str]]:
+    """Per-field fits of a channel's valid points (T_sample, ρ) and the summary; fields that
+    cannot be
     fitted are listed with the reason instead of stopping the analysis. A field with fewer
     points than any fit needs is not a field of the sweep but points taken while the magnet
     was ramping between two: they are left out, not reported as a failed fit."""
     rows, skipped = [], []
-    for field_Oe, pts in group_by_field(points).items():
+    for field_Oe, pts in group_by_field(points, channel).items():
         if len(pts) < MIN_POINTS:
             continue
         try:
-            rows.append(analyze_field(field_Oe, pts["T_sample_K"], pts["rho_ohm_sq"], model))
+            rows.append(analyze_field(field_Oe, pts["T_sample_K"], pts[f"{channel}_rho_ohm_sq"],
+                                      model))
         except FitError as exc:
             skipped.append(f"{field_Oe:g} Oe: {exc}")
     return summarize(rows), skipped

@@ -8,7 +8,7 @@ from PyQt5 import QtCore, QtGui, QtWidgets
 
 from cryolab.gui.store import DataStore
 from cryolab.gui.worker import Reading
-from cryolab.measurement import COLUMN, Flag
+from cryolab.measurement import Flag, Point
 from cryolab.sequence import PlannedStep, format_duration
 
 OK, WARN, BAD = "#2e7d32", "#b26a00", "#c62828"
@@ -60,18 +60,18 @@ class ReadingsPanel(QtWidgets.QGroupBox):
         color = OK if abs(ratio) <= self.threshold else WARN
         self._set("mismatch", f"{ratio:+.1%}" if math.isfinite(ratio) else "—", color)
 
-    def show_point(self, row: tuple) -> None:
-        c = COLUMN
-        self._temperatures(row[c["T_mc_K"]], row[c["T_sample_K"]])
-        self._set("field", f"{row[c['field_Oe']]:.1f} Oe")
-        self._set("x", _si(row[c["lockin_x_V"]], "V"))
-        self._set("y", _si(row[c["lockin_y_V"]], "V"))
-        self._set("R", _si(row[c["R_ohm"]], "Ω"))
-        self._set("rho", _si(row[c["rho_ohm_sq"]], "Ω/□"))
-        self._set("current", _si(row[c["current_A"]], "A"))
-        self._set("frequency", f"{row[c['frequency_Hz']]:g} Hz")
-        self._set("tau", f"{row[c['time_constant_s']]:g} s")
-        flags = Flag(row[c["flags"]])
+    def show_point(self, point: Point, channel: int = 0) -> None:
+        self._temperatures(point.T_mc_K, point.T_sample_K)
+        self._set("field", f"{point.field_Oe:.1f} Oe")
+        reading = point.channels[channel]
+        self._set("x", _si(reading.x_V, "V"))
+        self._set("y", _si(reading.y_V, "V"))
+        self._set("R", _si(reading.R_ohm, "Ω"))
+        self._set("rho", _si(reading.rho_ohm_sq, "Ω/□"))
+        self._set("current", _si(reading.current_A, "A"))
+        self._set("frequency", f"{reading.frequency_Hz:g} Hz")
+        self._set("tau", f"{reading.time_constant_s:g} s")
+        flags = Flag(reading.flags)
         overload = bool(flags & Flag.OVERLOAD)
         self._set("lockin", "overload" if overload else "ok", BAD if overload else OK)
         names = [f.name.lower().replace("_", " ") for f in Flag if f & flags]
@@ -90,7 +90,7 @@ class ReadingsPanel(QtWidgets.QGroupBox):
         self._set("lockin", "overload" if r.overload else "ok", BAD if r.overload else OK)
 
     def show_status(self, magnet_state: str, heater_percent: float, heater_range: int) -> None:
-        self._set("magnet", magnet_state, BAD if "quench" in magnet_state else OK)
+        self._set("magnet", magnet_state, BAD if magnet_state == "quench" else OK)
         self._set("heater", f"range {heater_range}, {heater_percent:.1f} %")
 
 

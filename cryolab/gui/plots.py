@@ -155,9 +155,10 @@ class RhoTPlot(QtWidgets.QWidget):
         zoomed = _x_zoomed(self.plot)
         for curve, keep in zip(self._curves, (True, False), strict=True):
             curve.draw(zoomed, lambda keep=keep: self._in_view(points, keep, log_y))
-        if len(points) and (points["rho_ohm_sq"][-1] > 0 or not log_y):
+        rho_column = self.store.column("rho_ohm_sq")
+        if len(points) and (points[rho_column][-1] > 0 or not log_y):
             self.newest.setData([_axis(points["T_sample_K"][-1], self.log_x.isChecked())],
-                                [_axis(points["rho_ohm_sq"][-1], log_y)])
+                                [_axis(points[rho_column][-1], log_y)])
         else:
             self.newest.setData([], [])
         choice = self.store.fits.get(step) if step is not None else None
@@ -183,7 +184,8 @@ class RhoTPlot(QtWidgets.QWidget):
             fed = 0
         new = points[fed:]
         if len(new):
-            T, rho, valid = new["T_sample_K"], new["rho_ohm_sq"], new["valid"]
+            T, rho = new["T_sample_K"], new[self.store.column("rho_ohm_sq")]
+            valid = new[self.store.column("valid")]
             self._curves[0].envelope.extend(T, _masked(rho, valid, log_y))
             self._curves[1].envelope.extend(T, _masked(rho, ~valid, log_y))
         self._fed = (self.store.points, step, len(points), log_y)
@@ -195,7 +197,8 @@ class RhoTPlot(QtWidgets.QWidget):
             lo, hi = 10.0**lo, 10.0**hi
         temps = points["T_sample_K"]
         shown = points[(temps >= lo) & (temps <= hi)]
-        return shown["T_sample_K"], _masked(shown["rho_ohm_sq"], shown["valid"] == valid, log_y)
+        rho, ok = shown[self.store.column("rho_ohm_sq")], shown[self.store.column("valid")]
+        return shown["T_sample_K"], _masked(rho, ok == valid, log_y)
 
 
 def _axis(value: float, log: bool) -> float:

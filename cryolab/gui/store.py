@@ -11,10 +11,12 @@ import numpy as np
 from cryolab.analysis.fit import Choice
 from cryolab.analysis.summary import FieldSummary
 from cryolab.events import (
+    Alarm as AlarmEvent,
+)
+from cryolab.events import (
     FaultOccurred,
     FitUpdated,
     Note,
-    PointTaken,
     RunEnded,
     RunStarted,
     RunStateChanged,
@@ -22,7 +24,8 @@ from cryolab.events import (
     StepStarted,
     SummaryUpdated,
 )
-from cryolab.measurement import COLUMN, POINT_DTYPE, Flag
+from cryolab.measurement import Flag, Point
+from cryolab.runfile.schema import point_dtype, point_row
 from cryolab.sequence import PlannedStep
 
 #: consecutive out-of-equilibrium points before the mismatch alarm shows
@@ -30,15 +33,17 @@ MISMATCH_ALARM_POINTS = 10
 
 
 class GrowingPoints:
-    """Rows of POINT_DTYPE with amortised appends; ``view`` is what has been filled.
+    """Rows of the run file's point columns with amortised appends; ``view`` is what has been
+    filled.
 
     Steps run one after another, so each step's points are one contiguous range: a step's
     points are a slice (no copy, no scan of the whole run), which keeps the GUI's repaint cost
     independent of the run's length.
     """
 
-    def __init__(self, capacity: int = 4096) -> None:
-        self._data = np.zeros(capacity, dtype=POINT_DTYPE)
+    def __init__(self, channels: list[str] | None = None, capacity: int = 4096) -> None:
+        self.dtype = point_dtype(channels or ["xx"])
+        self._data = np.zeros(capacity, dtype=self.dtype)
         self._steps = np.zeros(capacity, dtype=np.int32)
         self.n = 0
         self._ranges: dict[int, tuple[int, int]] = {}  # step → (first, last + 1)
@@ -48,12 +53,12 @@ class GrowingPoints:
         need = self.n + len(rows)
         if need > len(self._data):
             size = max(need, 2 * len(self._data))
-            data = np.zeros(size, dtype=POINT_DTYPE)
+            data = np.zeros(size, dtype=self.dtype)
             data[: self.n] = self._data[: self.n]
             step_index = np.zeros(size, dtype=np.int32)
             step_index[: self.n] = self._steps[: self.n]
             self._data, self._steps = data, step_index
-        self._data[self.n:need] = np.array(rows, dtype=POINT_DTYPE)
+        self._data[self.n:need] = np.array(rows, dtype=self.dtype)
         self._steps[self.n:need] = steps
         for offset, step in enumerate(steps, start=self.n):
             first, last = self._ranges.get(step, (offset, offset))
@@ -63,7 +68,8 @@ class GrowingPoints:
         self.n = need
 
     def set(self, data: np.ndarray, steps: np.ndarray) -> None:
-        self._data = np.array(data, dtype=POINT_DTYPE)
+        self.dtype = data.dtype
+        self._data = np.array(data, dtype=self.dtype)
         self._steps = np.asarray(steps, dtype=np.int32).copy()
         self.n = len(data)
         changes = np.flatnonzero(np.diff(self._steps)) + 1
@@ -108,6 +114,10 @@ class StepInfo:
 @dataclass
 class DataStore:
     points: GrowingPoints = field(default_factory=GrowingPoints)
+    #: the run's channels (name, kind) and the one the plots show
+    channels: list[dict[str, str]] = field(
+        default_factory=lambda: [{"name": "xx", "kind": "longitudinal"}])
+    channel: str = "xx"
     plan: list[PlannedStep] = field(default_factory=list)
     steps: dict[int, StepInfo] = field(default_factory=dict)
     current_step: int | None = None
@@ -121,10 +131,19 @@ class DataStore:
     mismatch_streak: int = 0
     version: int = 0  # bumped on every change, so views redraw only when needed
 
-    def clear(self) -> None:
+    def clear(self, channels: list[dict[str, str]] | None = None) -> None:
         fresh = DataStore()
         fresh.version = self.version + 1  # never back to a version a view has already drawn
+        if channels:
+            fresh.channels = channels
+            fresh.channel = next((c["name"] for c in channels if c["kind"] == "longitudinal"),
+                                 channels[0]["name"])
+            fresh.points = GrowingPoints([c["name"] for c in channels])
         self.__dict__.update(fresh.__dict__)
+
+    def column(self, quantity: str) -> str:
+        """The column of a quantity of the shown channel (``rho_ohm_sq`` → ``xx_rho_ohm_sq``)."""
+        return f"{self.channel}_{quantity}"
 
     # ------------------------------------------------------------------ live events
     def apply(self, events: list) -> None:
@@ -132,8 +151,8 @@ class DataStore:
         rows: list[tuple] = []
         steps: list[int] = []
         for event in events:
-            if isinstance(event, PointTaken):
-                rows.append(event.row)
+            if type(event) is Point:
+                rows.append(point_row(event))
                 steps.append(event.step_index)
                 continue
             if rows:
@@ -146,28 +165,29 @@ class DataStore:
             self.version += 1
 
     def _add_points(self, rows: list[tuple], steps: list[int]) -> None:
+        first = self.points.n
         self.points.extend(rows, steps)
-        for row in rows:
-            flags = row[COLUMN["flags"]]
+        added = self.points.view[first:]
+        for flags in added["point_flags"]:
             self.mismatch_streak = self.mismatch_streak + 1 if flags & Flag.THERMAL_MISMATCH \
                 else 0
-        last = rows[-1]
-        self.last_time = last[COLUMN["time_s"]]
+        last = added[-1]
+        self.last_time = float(last["time_s"])
         if self.mismatch_streak >= MISMATCH_ALARM_POINTS:
-            ratio = last[COLUMN["T_sample_K"]] / last[COLUMN["T_mc_K"]] - 1
+            ratio = last["T_sample_K"] / last["T_mc_K"] - 1
             self.alarms["mismatch"] = Alarm(
                 "warning", f"sample out of equilibrium for {self.mismatch_streak} points "
                            f"(T_sample/T_MC − 1 = {ratio:+.0%}); these points are excluded")
         else:
             self.alarms.pop("mismatch", None)
-        if last[COLUMN["flags"]] & Flag.OVERLOAD:
+        if last[self.column("flags")] & Flag.OVERLOAD:
             self.alarms["overload"] = Alarm("warning", "lock-in overload (re-ranging)")
         else:
             self.alarms.pop("overload", None)
 
     def _apply_one(self, event) -> None:
         if isinstance(event, RunStarted):
-            self.clear()
+            self.clear(event.meta.get("channels"))
             self.plan = event.plan
             self.state = "running"
             self.run_started = event.time
@@ -181,15 +201,13 @@ class DataStore:
                 self.steps[event.index].status = event.status
         elif isinstance(event, Note):
             self.log.append((event.level, event.text))
-            if event.level == "error" and "quench" in event.text.lower():
-                self.alarms["quench"] = Alarm("error", event.text)
+        elif isinstance(event, AlarmEvent):
+            if event.kind == "instrument_back":
+                self.alarms.pop("instrument_down", None)
+            else:
+                self.alarms[event.kind] = Alarm("error", event.message)
         elif isinstance(event, FaultOccurred):
             r = event.report
-            if r.action == "down":
-                self.alarms["fault"] = Alarm("error", f"{r.instrument} not answering ({r.kind})"
-                                                      ": sequence held")
-            elif r.action == "recovered":
-                self.alarms.pop("fault", None)
             self.log.append(("warning", f"{r.instrument}: {r.kind} ({r.action})"))
         elif isinstance(event, RunStateChanged):
             self.state = event.state
@@ -197,17 +215,17 @@ class DataStore:
             self.state = event.status
             self.log.append(("info" if event.status == "completed" else "error",
                              f"run {event.status}" + (f": {event.reason}" if event.reason else "")))
-            if "quench" in event.reason.lower():
-                self.alarms["quench"] = Alarm("error", f"magnet quench: {event.reason}")
         elif isinstance(event, FitUpdated):
-            self.fits[event.step_index] = event.choice
-        elif isinstance(event, SummaryUpdated):
+            if event.channel == self.channel:
+                self.fits[event.step_index] = event.choice
+        elif isinstance(event, SummaryUpdated) and event.channel == self.channel:
             self.summary = event.summary
 
     # ------------------------------------------------------------------ review
     def load_run(self, points: np.ndarray, step_of_point: np.ndarray, plan: list[PlannedStep],
-                 fits: dict[int, Choice], summary: FieldSummary | None, log: list) -> None:
-        self.clear()
+                 fits: dict[int, Choice], summary: FieldSummary | None, log: list,
+                 channels: list[dict[str, str]] | None = None) -> None:
+        self.clear(channels)
         self.points.set(points, step_of_point)
         self.plan = plan
         self.fits = fits

@@ -11,7 +11,7 @@ from PyQt5 import QtCore, QtWidgets
 
 from cryolab.analysis.fit import Choice, FitError, choose_model
 from cryolab.analysis.summary import analyze_points
-from cryolab.events import InstrumentStatus, PointTaken, RunEnded, StepStarted
+from cryolab.events import InstrumentStatus, RunEnded, StepStarted
 from cryolab.gui.panels import (
     AlarmBanner,
     LogView,
@@ -23,6 +23,8 @@ from cryolab.gui.plots import RhoTPlot, SummaryPlot, TimePlot
 from cryolab.gui.store import DataStore
 from cryolab.gui.worker import InstrumentWorker, Reading, WorkerMessage
 from cryolab.inputs import InputError
+from cryolab.measurement import Point
+from cryolab.runfile import RunFile, RunFileError
 from cryolab.sequence import (
     Measure,
     PlannedStep,
@@ -31,7 +33,6 @@ from cryolab.sequence import (
     sequence_from_text,
 )
 from cryolab.session import RunSpec, validate
-from cryolab.storage import RunFile, RunFileError
 
 REFRESH_MS = 100  # repaint at most ten times a second, however fast the points arrive
 
@@ -173,6 +174,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 points_per_step = [run.points(s.name) for s in steps]
                 sequence_text = run.attrs.get("sequence", "")
                 events = run.events()
+                channels = run.channels
+                channel = (run.longitudinal_channels() or run.channel_names)[0]
         except RunFileError as exc:
             QtWidgets.QMessageBox.warning(self, "Not a run file", str(exc))
             return False
@@ -183,17 +186,17 @@ class MainWindow(QtWidgets.QMainWindow):
                 for i, s in enumerate(steps)]
         fits: dict[int, Choice] = {}
         for i, pts in enumerate(points_per_step):
-            valid = pts[pts["valid"]]
+            valid = pts[pts[f"{channel}_valid"]]
             if len(valid) >= 20:
                 with contextlib.suppress(FitError):
-                    fits[i] = choose_model(valid["T_sample_K"], valid["rho_ohm_sq"])
+                    fits[i] = choose_model(valid["T_sample_K"], valid[f"{channel}_rho_ohm_sq"])
         all_points = np.concatenate(points_per_step) if points_per_step else np.empty(0)
         step_of_point = np.concatenate([np.full(len(p), i) for i, p in
                                         enumerate(points_per_step)]) if points_per_step \
             else np.empty(0, dtype=int)
-        summary = analyze_points(all_points)[0] if len(all_points) else None
+        summary = analyze_points(all_points, channel=channel)[0] if len(all_points) else None
         log = [(e["level"], e["text"]) for e in events]
-        self.store.load_run(all_points, step_of_point, plan, fits, summary, log)
+        self.store.load_run(all_points, step_of_point, plan, fits, summary, log, channels)
         self.sequence.show_plan(plan)
         self.sequence.state.setText(f"reviewing {Path(path).name}")
         self.setWindowTitle(f"cryolab — {Path(path).name}")
@@ -216,9 +219,11 @@ class MainWindow(QtWidgets.QMainWindow):
             else:
                 runner_events.append(event)
         self.store.apply(runner_events)
-        points = [e for e in runner_events if isinstance(e, PointTaken)]
+        points = [e for e in runner_events if type(e) is Point]
         if points:
-            self.readings.show_point(points[-1].row)
+            names = [c["name"] for c in self.store.channels]
+            channel = names.index(self.store.channel) if self.store.channel in names else 0
+            self.readings.show_point(points[-1], channel)
         status = [e for e in runner_events if isinstance(e, InstrumentStatus)]
         if status:
             s = status[-1]

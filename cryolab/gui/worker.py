@@ -19,6 +19,7 @@ from pathlib import Path
 from cryolab.events import Event, Note, RunEnded
 from cryolab.guard import classify
 from cryolab.inputs import InputError
+from cryolab.runner.controls import hold_setpoint
 from cryolab.sequence import Sequence, SetExcitation, SetField, check_against_station
 from cryolab.session import Bench, RunSpec, Session, new_run_path
 from instruments.limits import LimitError
@@ -96,19 +97,16 @@ class InstrumentWorker:
 
     def set_excitation(self, current_nA: float, frequency_Hz: float) -> None:
         def apply(st) -> None:
-            st.lockin.frequency = frequency_Hz
-            st.bias.set_current(current_nA * 1e-9)
+            for name, source in st.sources.items():  # every current path, as a run would
+                st.lockins[name].frequency_Hz = frequency_Hz
+                source.set_current(current_nA * 1e-9)
 
         self._manual(SetExcitation(current_nA=current_nA, frequency_Hz=frequency_Hz), apply,
                      f"excitation {current_nA:g} nA at {frequency_Hz:g} Hz")
 
     def set_setpoint(self, T_K: float) -> None:
         def apply(st) -> None:
-            heater = st.bridge.sample_heater
-            heater.set_output_mode("closed_loop", st.config.instruments.bridge.mc_channel)
-            heater.set_ramp(False, 0.1)
-            heater.range_index = st.heater_range_for(T_K)
-            heater.setpoint_K = T_K
+            hold_setpoint(st, T_K)  # what a temperature step does, at the station's ramp limit
 
         low, high = self.bench.config.limits.temperature_K
         check = None if low <= T_K <= high else (
@@ -158,7 +156,6 @@ class InstrumentWorker:
         finally:
             session, self.session = self.session, None
             session.close()
-            self.bench.station.unguard()
             self.events.append(Note(math.nan, None, "info", f"run file: {path}"))
 
     def _loop(self) -> None:
@@ -179,15 +176,15 @@ class InstrumentWorker:
     def _poll(self) -> None:
         st = self.bench.station
         try:
-            reading, status = st.lockin.snap_with_status()
+            lockin = st.lockin
+            reading = lockin.read()
             T_mc, T_s, _ = st.read_temperatures()
-            heater = st.bridge.sample_heater
+            bridge = st.bridge
             self.events.append(Reading(
-                self.bench.clock.now(), T_mc, T_s, st.magnet.field_Oe,
-                st.magnet.magnet_state.name.lower().replace("_", " "), reading.x_V,
-                reading.y_V, reading.r_V, reading.theta_deg, st.lockin.is_overload(status),
-                heater.output_percent, heater.range_index, st.bias.current_A,
-                st.lockin.frequency, st.lockin.time_constant))
+                self.bench.clock.now(), T_mc, T_s, st.magnet.field_Oe, st.magnet.status.value,
+                reading.x_V, reading.y_V, reading.r_V, reading.theta_deg, reading.overloaded,
+                bridge.heater_percent, bridge.heater_range, st.bias.current_A,
+                lockin.frequency_Hz, lockin.time_constant_s))
         except Exception as exc:
             if classify(exc) is None:
                 raise

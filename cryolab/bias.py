@@ -13,9 +13,9 @@ from instruments.limits import LimitError, Span, in_range
 
 
 class VoltageSource(Protocol):
-    """Anything with a settable AC amplitude in V rms (the SR830's sine output is one)."""
+    """Anything with a settable AC amplitude in V rms (a lock-in's sine output is one)."""
 
-    sine_voltage: float
+    sine_V: float
 
 
 class CurrentBias:
@@ -49,7 +49,7 @@ class CurrentBias:
         current_A = self.check(current_A)
         voltage = self.voltage_for(current_A)
         try:
-            self.source.sine_voltage = voltage
+            self.source.sine_V = voltage
         except LimitError as exc:
             raise LimitError(f"bias current {current_A:g} A needs {voltage:g} V through "
                              f"{self.series_resistance_ohm:g} Ω: {exc}") from None
@@ -62,4 +62,4 @@ class CurrentBias:
     @property
     def current_A(self) -> float:
         """The current now flowing, from the source's own reading of its amplitude."""
-        return float(self.source.sine_voltage) / self.series_resistance_ohm
+        return float(self.source.sine_V) / self.series_resistance_ohm
