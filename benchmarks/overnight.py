@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cryolab.session import Session, validate
 from cryolab.runfile import RunFile
+from cryolab.session import Session, validate
 
 SEQUENCE = Path(__file__).resolve().parent.parent / "sequences" / "overnight_field_sweep.yaml"
 

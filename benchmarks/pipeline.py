@@ -17,9 +17,9 @@ from benchmarks.instant import InstantStation
 from cryolab.analysis.live import LiveFitter
 from cryolab.clock import VirtualClock
 from cryolab.events import RunEnded, RunStarted, StepEnded, StepStarted
+from cryolab.runfile import RunFile, RunWriter
 from cryolab.runner import Runner
 from cryolab.sequence import RampTemperature, Sequence
-from cryolab.runfile import RunFile, RunWriter
 
 N_POINTS = 20_000
 

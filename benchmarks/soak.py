@@ -17,11 +17,11 @@ from collections import Counter
 from pathlib import Path
 
 from cryolab.events import StepEnded
+from cryolab.runfile import RunFile
 from cryolab.sequence import FieldSweep, RampSpec, Sequence, SetExcitation
 from cryolab.session import RunSpec, Session
 from cryolab.sim.faults import FaultRule
 from cryolab.station import load_station
-from cryolab.runfile import RunFile
 
 
 def rss_mb() -> float:

@@ -18,11 +18,11 @@ from pathlib import Path
 from benchmarks.pipeline import time_points
 from cryolab.analysis.live import LiveFitter
 from cryolab.clock import VirtualClock
+from cryolab.runfile import RunWriter
 from cryolab.runner import Runner
 from cryolab.sequence import RampTemperature, Sequence
 from cryolab.sim.lab import SimulatedLab
 from cryolab.station import connect, load_station
-from cryolab.runfile import RunWriter
 
 N_POINTS = 3_000
 
