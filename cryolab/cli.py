@@ -28,6 +28,7 @@ from cryolab.analysis.summary import analyze_points
 from cryolab.clock import ScaledClock
 from cryolab.inputs import InputError, read_input
 from cryolab.progress import ProgressBar
+from cryolab.roles.registry import DEFAULT_MODEL_OF_KEY, models_of
 from cryolab.runfile import RunFile, RunFileError, export_csv
 from cryolab.sequence import format_duration, make_plan
 from cryolab.session import (
@@ -39,35 +40,59 @@ from cryolab.session import (
     validate,
 )
 from cryolab.sim.faults import FaultRule, parse_fault_spec
-from cryolab.sim.lab import NAMES, SimulatedLab
-from cryolab.station import ConnectError
+from cryolab.sim.lab import NAMES, InstrumentSpec, SimulatedLab
+from cryolab.sim.station import lab_for_station, match_magnet
+from cryolab.station import ConnectError, StationConfig, load_station
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 MAX_CSV_BYTES = 200_000_000  # 10⁶ points of a few columns fit many times over
 
 
-def parse_fault(spec: str) -> tuple[str, FaultRule]:
-    """``--fault`` specs by the simulator's own parser; a malformed one is a usage error."""
-    try:
-        return parse_fault_spec(spec, NAMES)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _serve_plan(args: argparse.Namespace) -> tuple[list, dict[str, dict], StationConfig | None]:
+    """(instrument specs in port order, samples, station) that ``sim serve`` builds: the
+    station file's instruments, or one lock-in, bridge and magnet of the models asked for."""
+    if args.station is None:
+        # the CLI's model names are the registry's, as a station file's ``model:`` says
+        return [InstrumentSpec(name, getattr(args, name) or DEFAULT_MODEL_OF_KEY[name])
+                for name in NAMES], {}, None
+    chosen = [f"--{name}" for name in NAMES if getattr(args, name) is not None]
+    if chosen:
+        raise InputError("cryolab sim serve", [
+            f"{', '.join(chosen)}: the station file names every instrument's model; give "
+            "either --station or the models"])
+    station = load_station(args.station)
+    specs, samples = lab_for_station(station, args.sample)
+    return specs, samples, station
 
 
 def cmd_sim_serve(args: argparse.Namespace) -> int:
-    faults: dict[str, list[FaultRule]] = {}
-    for name, rule in args.fault or []:
-        faults.setdefault(name, []).append(rule)
     try:
-        # the CLI's model names are the twins' DEVICES keys, as a station file's model: says
-        instruments = [("lockin", args.lockin, {}), ("bridge", args.bridge, {}),
-                       ("magnet", args.magnet, {})]
+        specs, samples, station = _serve_plan(args)
+    except InputError as exc:
+        return _report_input_error(exc, moved=False)
+    names = [spec.name for spec in specs]
+    faults: dict[str, list[FaultRule]] = {}
+    for text in args.fault or []:
+        try:
+            name, rule = parse_fault_spec(text, names)
+        except ValueError as exc:
+            print(f"cryolab sim serve: --fault: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        faults.setdefault(name, []).append(rule)
+    last_port = (args.port_base or 0) + len(specs) - 1
+    if args.port_base and last_port > 65535:
+        print(f"cryolab sim serve: --port-base {args.port_base}: {len(specs)} instruments need "
+              f"ports up to {last_port}, beyond 65535", file=sys.stderr)
+        return EXIT_INVALID
+    try:
         lab = SimulatedLab(ScaledClock(args.speed), preset=args.sample, seed=args.seed,
                            port_base=args.port_base, faults=faults,
                            bridge_max_connections=args.bridge_max_connections,
-                           instruments=instruments)
+                           instruments=specs, samples=samples)
+        if station is not None:
+            match_magnet(lab.world, station)
     except OSError as exc:
-        where = f"ports {args.port_base}–{args.port_base + 2}" if args.port_base else "a port"
+        where = f"ports {args.port_base}–{last_port}" if args.port_base else "a port"
         print(f"cannot serve the simulated instruments on {where} of 127.0.0.1: "
               f"{exc.strerror or exc} (another program may be using them; try --port-base 0)",
               file=sys.stderr)
@@ -87,8 +112,9 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report_input_error(exc: InputError) -> int:
-    print("refused, nothing was moved and no file was written:", file=sys.stderr)
+def _report_input_error(exc: InputError, moved: bool = True) -> int:
+    print("refused, nothing was moved and no file was written:" if moved else "refused:",
+          file=sys.stderr)
     for problem in exc.problems:
         print(f"  {exc.source}: {problem}", file=sys.stderr)
     return EXIT_INVALID
@@ -326,24 +352,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("sim", help="simulated instruments")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
-    # no abbreviations: "--bridge LS370" must never be taken for --bridge-max-connections
+    # no abbreviations: "--bridge MODEL" must never be taken for --bridge-max-connections
     serve = sim_sub.add_parser(
         "serve", allow_abbrev=False,
-        help="serve a simulated lock-in, bridge and magnet supply on 127.0.0.1 until interrupted")
-    serve.add_argument("--lockin", choices=("SR830", "SR860"), default="SR830",
-                       help="lock-in model (default SR830)")
-    serve.add_argument("--bridge", choices=("LS372", "LS370"), default="LS372",
-                       help="resistance bridge model (default LS372)")
-    serve.add_argument("--magnet", choices=("AMI430", "MercuryiPS", "CM4G"), default="AMI430",
-                       help="magnet supply model (default AMI430; CM4G: Cryomagnetics 4G)")
+        help="serve a simulated lock-in, bridge and magnet supply (or a station's instruments) "
+             "on 127.0.0.1 until interrupted")
+    for role, what in (("lockin", "lock-in"), ("bridge", "resistance bridge"),
+                       ("magnet", "magnet supply")):
+        default = DEFAULT_MODEL_OF_KEY[role]
+        serve.add_argument(f"--{role}", choices=models_of(role), default=None,
+                           help=f"{what} model (default {default})")
+    serve.add_argument("--station", metavar="FILE",
+                       help="serve a twin of every instrument this station file names, wired "
+                            "as its channels say (instead of --lockin/--bridge/--magnet)")
     serve.add_argument("--sample", choices=("S0", "S1"), default="S1",
                        help="sample preset (default S1)")
     serve.add_argument("--speed", type=arguments.scaled_speed, default=1.0,
                        help="simulated seconds per wall second (default 1)")
     serve.add_argument("--port-base", type=arguments.port_base, default=5025,
-                       help="lock-in on P, bridge on P+1, magnet on P+2 (default 5025; 0 = any)")
+                       help="lock-in on P, bridge on P+1, magnet on P+2, or a station's "
+                            "instruments in the order printed (default 5025; 0 = any)")
     serve.add_argument("--seed", type=arguments.seed, default=0, help="noise and fault seed")
-    serve.add_argument("--fault", type=parse_fault, action="append", metavar="SPEC",
+    serve.add_argument("--fault", action="append", metavar="SPEC",
                        help="inject faults: INSTRUMENT:KIND[:rate=P|:at=S[,for=S]], e.g. "
                             "lockin:timeout:rate=0.01 (repeatable)")
     serve.add_argument("--bridge-max-connections", type=arguments.connection_limit,

@@ -301,7 +301,8 @@ class StationConfig(_Strict):
     @model_validator(mode="after")
     def _check_bias(self) -> StationConfig:
         """Every current the limits allow must be one each source's sine output can make
-        through its bias resistor (SR830: 4 mV to 5 V rms); the safe state sets the lowest."""
+        through its bias resistor (a lock-in's sine output spans e.g. 4 mV to 5 V rms); the safe
+        state sets the lowest."""
         low_A, high_A = (x * 1e-9 for x in self.limits.current_nA)
         for source in self.source_specs():
             v_min, v_max = sine_output_range_V(self.instruments[source.name].model)

@@ -12,7 +12,8 @@ from pymeasure.test import expected_protocol
 from instruments.ami_430 import AMI430, MagnetState
 from instruments.lakeshore_372 import LakeShore372, ReadingStatus
 from instruments.limits import LimitError, Span
-from instruments.srs_sr830 import SR830, LockinReading, enbw_Hz, settle_time_s
+from instruments.lockin_filter import enbw_Hz, settle_time_s
+from instruments.srs_sr830 import SR830, LockinReading
 
 # ----------------------------------------------------------------------------- SR830
 

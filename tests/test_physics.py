@@ -13,7 +13,7 @@ from cryolab.sim.fridge import MODE_CLOSED_LOOP, Fridge
 from cryolab.sim.sample import S0, S1, SampleModel
 from cryolab.units import R_Q_OHM
 from instruments.ami_430 import MagnetState
-from instruments.srs_sr830 import enbw_Hz
+from instruments.lockin_filter import enbw_Hz
 
 NOISE_V_PER_RTHZ = 10e-9  # the simulated SR830's input noise (cryolab/sim/lockin.py)
 

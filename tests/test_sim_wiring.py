@@ -18,7 +18,8 @@ from cryolab.sim.sample import S0, S1, SampleModel
 from cryolab.sim.world import World
 from instruments.adapter import ConfirmingAdapter
 from instruments.ami_430 import AMI430, MagnetState
-from instruments.srs_sr830 import SR830, enbw_Hz
+from instruments.lockin_filter import enbw_Hz
+from instruments.srs_sr830 import SR830
 
 NOISE_V_PER_RTHZ = 10e-9  # the simulated SR830's input noise (cryolab/sim/lockin.py)
 # a Hall coefficient of a dilute 2D metal (n ≈ 3e11 cm⁻², R_H = 1/(n e) ≈ 2 kΩ/T): the odd part

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instruments.srs_sr830 import SLOPE_POLES, enbw_Hz
+from instruments.lockin_filter import SLOPE_POLES, enbw_Hz
 
 
 class OutputFilter:
