@@ -23,6 +23,7 @@ import pandas as pd
 
 from cryolab import __version__, arguments
 from cryolab.analysis.fit import Choice, FitError, choose_model, fit
+from cryolab.analysis.hall import HallSummary, analyze_hall, hall_pairs
 from cryolab.analysis.report import FORMATS, make_report
 from cryolab.analysis.summary import analyze_points
 from cryolab.clock import ScaledClock
@@ -292,12 +293,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
             with RunFile(data) as run:
                 points = run.points()
                 channel = (run.longitudinal_channels() or run.channel_names)[0]
+                pairs = hall_pairs(run.channels)
             summary, skipped = analyze_points(points, args.model, channel)
             result = {"fields": [{"field_Oe": r.field_Oe, **_choice_json(r.choice),
                                   "curvature_zeros_data_K": r.curvature_zeros_data_K,
                                   "curvature_zeros_model_K": r.curvature_zeros_model_K}
                                  for r in summary.rows],
                       "summary": summary.attrs(), "skipped": skipped}
+            halls = [analyze_hall(points, xx, xy) for xx, xy in pairs]
+            if halls:
+                result["hall"] = [_hall_json(h) for h in halls]
             if args.json:
                 print(json.dumps(result, indent=1, default=float))
             else:
@@ -306,6 +311,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 print(json.dumps(summary.attrs(), indent=1, default=float))
                 for line in skipped:
                     print(f"not fitted: {line}")
+                for hall in halls:
+                    _print_hall(hall)
             return EXIT_OK
         T, rho, err = _read_fit_csv(str(data))
         if args.model == "auto":
@@ -324,6 +331,32 @@ def cmd_fit(args: argparse.Namespace) -> int:
     else:
         _print_fit(choice)
     return EXIT_OK
+
+
+def _hall_json(hall: HallSummary) -> dict:
+    fields = []
+    for f in hall.fields:
+        mean, err = f.R_H_mean
+        fields.append({"field_Oe": f.field_Oe, "R_H_ohm_per_T": mean, "R_H_err_ohm_per_T": err,
+                       "misalignment": f.misalignment, "hall_ratio_max": f.hall_ratio_max,
+                       "sigma_xx_deviation_max": f.sigma_xx_deviation_max,
+                       "T_K": f.T_K.tolist(), "rho_xx_sym_ohm_sq": f.rho_xx_sym.tolist(),
+                       "rho_xy_anti_ohm": f.rho_xy_anti.tolist(),
+                       "R_H_T_ohm_per_T": f.R_H_ohm_per_T.tolist(),
+                       "sigma_xx_S": f.sigma_xx_S.tolist(), "sigma_xy_S": f.sigma_xy_S.tolist()})
+    return {"longitudinal": hall.xx, "hall": hall.xy, "fields": fields, "notes": hall.notes}
+
+
+def _print_hall(hall: HallSummary) -> None:
+    print(f"Hall {hall.xy} against {hall.xx} (antisymmetrised in H):")
+    for f in hall.fields:
+        mean, err = f.R_H_mean
+        print(f"  {f.field_Oe:7.1f} Oe  R_H = {mean:.4g} ± {err:.2g} Ω/T over "
+              f"{f.T_K[0]:.3g}–{f.T_K[-1]:.3g} K; probes pick up {f.misalignment:.3g}·ρ_xx; "
+              f"max |ρ_xy/ρ_xx| = {f.hall_ratio_max:.2g} (σ_xx within "
+              f"{f.sigma_xx_deviation_max:.1e} of 1/ρ_xx)")
+    for note in hall.notes:
+        print(f"  {note}")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
