@@ -557,3 +557,103 @@ def test_a_killed_run_is_reported_by_its_companion(tmp_path, webhook, inbox):
                 kill_if_alive(companion)
     with RunFile(path) as run_after:
         assert run_after.status == "running"  # nothing wrote the file after the kill
+
+
+# ------------------------------------------------------------------ what is worth a notice
+
+
+class WrittenNight:
+    """A run file written in this process by cryolab's RunWriter (its lock held while open)."""
+
+    def __init__(self, path: Path) -> None:
+        from cryolab.events import RunStarted, StepStarted
+        from cryolab.runfile import RunWriter
+        from cryolab.sequence import make_plan, sequence_from_text
+        from cryolab.station import load_station
+
+        station = load_station()
+        plan = make_plan(sequence_from_text(SEQUENCE, "test", station), station)
+        self.writer = RunWriter(path, {"sequence_name": "written night"}, ["xx"])
+        self.t = 1.8e9
+        self.writer(RunStarted(self.t, plan, 0, {}))
+        self.writer(StepStarted(self.t, plan[2]))
+
+    def points(self, n: int) -> None:
+        from cryolab.measurement import ChannelReading, Point
+
+        for _ in range(n):
+            self.t += 3.0
+            channel = ChannelReading(1e-6, 0.0, 4e3, 2e3, 5e-10, 7.0, 1.0, 1e-3, 0, True)
+            self.writer(Point(2, self.t, 0.1, 0.1, 2e3, 100.0, 0.1, 0, (channel,)))
+        self.writer._flush()  # what the writer's thread does within a second
+
+    def alarm(self, kind: str, message: str) -> None:
+        from cryolab.events import Alarm
+
+        self.writer(Alarm(self.t, 2, kind, message))
+        self.writer._flush()
+
+    def end(self, status: str, reason: str = "") -> None:
+        from cryolab.events import RunEnded, StepEnded
+
+        self.writer(StepEnded(self.t, 2, status))
+        self.writer(RunEnded(self.t, status, reason))
+        self.writer.close()
+
+
+def test_notices_new_alarms_a_stall_and_the_end_but_not_what_was_there_before(tmp_path):
+    from cryolab.monitor.alerts import RunAlerts
+    from cryolab.monitor.watch import RunWatcher
+
+    night = WrittenNight(tmp_path / "night.h5")
+    night.points(10)
+    night.alarm("disk_space_low", "12 GB left")
+    watcher = RunWatcher(tmp_path / "night.h5")
+    watcher.poll()
+    late = RunAlerts(watcher, stall_after_s=3600, from_start=False)
+    companion = RunAlerts(watcher, stall_after_s=3600, from_start=True)
+    assert late.check() == []  # a monitor started later: the old alarm is not news
+    assert [n.event for n in companion.check()] == ["disk_space_low"]
+
+    night.alarm("instrument_down", "lockin not answering (timeout)")
+    night.points(5)
+    watcher.poll()
+    (notice,) = late.check()
+    assert (notice.event, notice.kind, notice.run) == ("instrument_down", "instrument_down",
+                                                       "written night")
+    assert watcher.live.writer_alive is True
+
+    # alive but silent: stalled, once
+    stalled = wait_for(lambda: late.check(now=time.time() + 3601), 5, "the stall notice")
+    assert [n.event for n in stalled] == ["run_stalled"]
+    assert "no new point for 60 min" in stalled[0].message
+    assert late.check(now=time.time() + 7200) == []
+
+    night.end("aborted", "interrupted by SIGTERM")
+    wait_for(watcher.poll, 5, "the file's end")
+    (end_notice,) = late.check()
+    assert end_notice.event == "run_failed"
+    assert end_notice.message == "the run aborted: interrupted by SIGTERM"
+    assert late.done and watcher.live.writer_alive is None
+    watcher.close()
+
+    # a folder's old, finished night, seen for the first time: nothing to say
+    fresh = RunWatcher(tmp_path / "night.h5")
+    fresh.poll()
+    assert RunAlerts(fresh, 3600, from_start=False).check() == []
+    fresh.close()
+
+
+def test_a_bad_notifications_file_refuses_the_run_before_anything_moves(tmp_path):
+    seq = tmp_path / "seq.yaml"
+    seq.write_text("steps:\n  - measure: {points: 3}\n")
+    notify = tmp_path / "notify.yaml"
+    notify.write_text("targets:\n  - url: json://127.0.0.1:9/x\n    events: [quenched]\n")
+    for command in (["run", str(seq), "--sim", "--speed", "max", "--out", str(tmp_path)],
+                    ["gui", "--sim"]):
+        result = subprocess.run(cryolab_command(*command, "--notify", str(notify)),
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert "targets[0].events: unknown event 'quenched' (did you mean `quench`?)" \
+            in result.stderr
+    assert not list(tmp_path.glob("*.h5"))
