@@ -375,6 +375,10 @@ def finished_run(tmp_path_factory):
 
 def test_a_non_loopback_address_needs_an_access_token(finished_run, monkeypatch):
     monkeypatch.delenv("CRYOLAB_MONITOR_TOKEN", raising=False)
+    not_a_run = finished_run.with_suffix(".log")
+    result = subprocess.run(cryolab_command("monitor", str(not_a_run)), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and "not a readable HDF5 file" in result.stderr
     result = subprocess.run(cryolab_command("monitor", str(finished_run), "--host", "0.0.0.0",
                                             "--port", "0"), capture_output=True, text=True,
                             timeout=60, env={k: v for k, v in os.environ.items()

@@ -28,6 +28,7 @@ from cryolab.monitor.alerts import RunAlerts
 from cryolab.monitor.arguments import DEFAULT_PORT, TOKEN_ENV
 from cryolab.monitor.config import NotifyConfig, load_notifications, token_from_env
 from cryolab.monitor.watch import Library
+from cryolab.runfile import RunFile, RunFileError
 
 log = logging.getLogger("cryolab.monitor")
 
@@ -59,6 +60,13 @@ def run_monitor(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not (p.is_file() or p.is_dir())]
     if missing:
         return _refused(f"no such run file or folder: {', '.join(missing)}")
+    if not args.companion:  # (a companion's file may still be being created)
+        for path in paths:
+            if path.is_file():
+                try:
+                    RunFile(path).close()
+                except RunFileError as exc:
+                    return _refused(str(exc))
     try:
         config = load_notifications(args.notify) if args.notify else None
         token = (config.access_token if config else None) or token_from_env()
