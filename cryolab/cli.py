@@ -28,6 +28,7 @@ from cryolab.analysis.report import FORMATS, make_report
 from cryolab.analysis.summary import analyze_points
 from cryolab.clock import ScaledClock
 from cryolab.inputs import InputError, read_input
+from cryolab.monitor import arguments as monitor_arguments
 from cryolab.progress import ProgressBar
 from cryolab.roles.registry import DEFAULT_MODEL_OF_KEY, models_of
 from cryolab.runfile import RunFile, RunFileError, export_csv
@@ -172,12 +173,38 @@ def _refused(message: str) -> int:
     return EXIT_INVALID
 
 
+def _companion(args: argparse.Namespace):
+    """The monitor companion of --notify/--monitor-port (InputError for a bad file)."""
+    from cryolab.monitor.companion import companion_options
+
+    return companion_options(args.notify, args.monitor_port)
+
+
+def _run_faults(specs: list[str] | None, spec) -> dict[str, list[FaultRule]]:
+    """--fault specs for a simulated run, by the station's instrument names (ValueError)."""
+    if specs and not spec.simulated:
+        raise ValueError("--fault injects faults into the simulated instruments (--sim) only")
+    faults: dict[str, list[FaultRule]] = {}
+    for text in specs or []:
+        name, rule = parse_fault_spec(text, spec.station.instruments)
+        if rule.kind == "quench" and name != spec.station.magnet_name:
+            raise ValueError(f"fault {text!r}: only the magnet supply "
+                             f"({spec.station.magnet_name}) can quench")
+        faults.setdefault(name, []).append(rule)
+    return faults
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         spec = validate(args.sequence, args.station, args.sim, args.speed, args.seed,
                         args.sample)
+        companion = _companion(args)
     except InputError as exc:
         return _report_input_error(exc)
+    try:
+        faults = _run_faults(args.fault, spec)
+    except ValueError as exc:
+        return _refused(str(exc))
     try:
         out = arguments.output_folder(args.out)
         if args.report:
@@ -191,7 +218,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"warning: disk space is tight: {room.describe(out)}", file=sys.stderr)
     path = new_run_path(out, spec.sequence.name)
     try:
-        session = Session(spec, path, subscribers=[ProgressBar()])
+        session = Session(spec, path, subscribers=[ProgressBar()], companion=companion,
+                          lab_options={"faults": faults} if faults else None)
     except ConnectError as exc:
         print(f"failed to start, nothing was moved: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -203,6 +231,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     try:
+        companion = _companion(args)
         plan = prepare_resume(args.run, args.speed)
     except InputError as exc:
         return _report_input_error(exc)
@@ -217,7 +246,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         session = Session(plan.spec, Path(args.run), start_index=plan.start_index, append=True,
                           initial_T_K=plan.last_T_K, initial_field_Oe=plan.last_field_Oe,
                           clock_start=start if plan.spec.simulated else None,
-                          subscribers=[ProgressBar()], lock=plan.lock)
+                          subscribers=[ProgressBar()], lock=plan.lock, companion=companion)
     except ConnectError as exc:
         plan.lock.release()
         print(f"failed to resume, nothing was moved: {exc}", file=sys.stderr)
@@ -373,9 +402,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    from cryolab import session
     from cryolab.gui.app import run_gui  # Qt is imported only when the GUI is wanted
 
+    try:
+        session.DEFAULT_COMPANION = _companion(args)  # for every run the window starts
+    except InputError as exc:
+        return _report_input_error(exc)
     return run_gui(args)
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from cryolab.monitor.command import run_monitor  # the web stack only when it is wanted
+
+    return run_monitor(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -432,12 +472,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="runs", help="directory for the run file (default runs/)")
     run.add_argument("--report", metavar="FILE",
                      help="when the run ends, also write the report figure (.png/.pdf/.svg)")
+    run.add_argument("--fault", action="append", metavar="SPEC",
+                     help="with --sim: inject faults as `sim serve` does, and magnet:quench:at=S "
+                          "(repeatable)")
+    monitor_arguments.add_companion_arguments(run)
     run.set_defaults(func=cmd_run)
 
     resume = sub.add_parser("resume", help="continue an interrupted run in the same file")
     resume.add_argument("run", help="the run file (.h5)")
     resume.add_argument("--speed", type=arguments.speed,
                         help="override the recorded simulation speed (a number or 'max')")
+    monitor_arguments.add_companion_arguments(resume)
     resume.set_defaults(func=cmd_resume)
 
     export = sub.add_parser("export", help="export a run file to CSV")
@@ -473,7 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--exit-after", type=float, default=0.0, metavar="SECONDS",
                      help="close the window after this many seconds (with --screenshot: "
                           "take the screenshot then)")
+    monitor_arguments.add_companion_arguments(gui)
     gui.set_defaults(func=cmd_gui)
+
+    monitor = sub.add_parser("monitor", help="a read-only web page of run files (a file or a "
+                                             "folder), and notifications")
+    monitor_arguments.add_monitor_arguments(monitor)
+    monitor.set_defaults(func=cmd_monitor)
     return parser
 
 

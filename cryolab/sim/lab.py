@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from cryolab.clock import Clock
 from cryolab.sim.devices import DEVICES
-from cryolab.sim.faults import FaultRule
+from cryolab.sim.faults import MAGNET_FAULT_KINDS, FaultRule
 from cryolab.sim.protocol import TableDevice
 from cryolab.sim.server import LineServer
 from cryolab.sim.world import World
@@ -39,7 +39,8 @@ class SimulatedLab:
 
     ``instruments`` lists (name, model, wiring) in port order; ``samples`` maps a sample's name
     to its ``World.add_sample`` options (``preset`` and SampleModel fields), for labs whose
-    lock-ins name their samples. ``faults`` maps instrument names to fault rules.
+    lock-ins name their samples. ``faults`` maps instrument names to fault rules; a magnet
+    supply's ``quench`` rule quenches the world's magnet at its simulated time.
     ``banner_delay_s`` overrides the delay of every device that sends a banner, and
     ``bridge_max_connections`` the connection limit of the bridge.
     """
@@ -73,11 +74,18 @@ class SimulatedLab:
             if bridge_max_connections is not None and device.role == "bridge":
                 device.max_connections = bridge_max_connections
             self.devices[spec.name] = device
+        link_faults: dict[str, list[FaultRule]] = {}
+        for name, rules in (faults or {}).items():
+            for rule in rules:
+                if rule.kind in MAGNET_FAULT_KINDS:  # _check: only a magnet supply's
+                    self.world.schedule_quench(clock.now() + (rule.at_s or 0.0))
+                else:
+                    link_faults.setdefault(name, []).append(rule)
         self.servers: dict[str, LineServer] = {
             spec.name: LineServer(
                 spec.name, self.devices[spec.name], clock,
                 port=0 if port_base is None else port_base + i,
-                faults=(faults or {}).get(spec.name), seed=seed * 7919 + i + 1,
+                faults=link_faults.get(spec.name), seed=seed * 7919 + i + 1,
                 record_limit=record_limit)
             for i, spec in enumerate(specs)}
 
@@ -102,7 +110,7 @@ class SimulatedLab:
         self.stop()
 
 
-def _check(specs: list[InstrumentSpec], faults: Mapping[str, object]) -> None:
+def _check(specs: list[InstrumentSpec], faults: Mapping[str, list[FaultRule]]) -> None:
     """Refuse a lab that cannot be built, before any port is opened."""
     names = [spec.name for spec in specs]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -119,3 +127,9 @@ def _check(specs: list[InstrumentSpec], faults: Mapping[str, object]) -> None:
     unknown = set(faults) - set(names)
     if unknown:
         raise ValueError(f"faults for unknown instruments: {', '.join(sorted(unknown))}")
+    roles = {spec.name: DEVICES[spec.model].role for spec in specs}
+    for name, rules in faults.items():
+        for rule in rules:
+            if rule.kind in MAGNET_FAULT_KINDS and roles[name] != "magnet":
+                raise ValueError(f"fault {name}:{rule.kind}: {name} is a {roles[name]}, not a "
+                                 "magnet supply")

@@ -53,6 +53,8 @@ class World:
         self.samples: dict[str, SampleModel] = {}
         self.lockins: dict[str, Lockin] = {}
         self._sources: dict[str, Lockin] = {}  # sample name → the lock-in driving its current
+        #: clock times at which the magnet quenches (an injected fault), soonest first
+        self._quenches: list[float] = []
 
     # ---------------------------------------------------------------- wiring
     def add_sample(self, name: str = "sample", preset: str | SamplePreset | None = None,
@@ -143,7 +145,18 @@ class World:
             self._advance_to(self.clock.now())
             return self.t
 
+    def schedule_quench(self, t: float) -> None:
+        """The magnet goes normal at clock time ``t`` (an injected fault)."""
+        with self.lock:
+            self._quenches = sorted([*self._quenches, t])
+
     def _advance_to(self, t: float) -> None:
+        while self._quenches and self._quenches[0] <= t:
+            self._integrate_to(max(self._quenches.pop(0), self.t))
+            self.magnet.quench()
+        self._integrate_to(t)
+
+    def _integrate_to(self, t: float) -> None:
         lockins = self.lockins.values()
         # Unix seconds near 1.8e9 step in 2.4e-7 s: a smaller step would not move self.t and
         # the loop would spin for ever (seen at high speeds with short time constants), so
