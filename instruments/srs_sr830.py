@@ -157,7 +157,7 @@ class SR830(StrictValuesMixin, _PymeasureSR830):
 
         Unlike AGAN this is done in a few explicit steps, so the caller's clock (``wait``,
         which may be simulated) paces it: while the output overloads, go up a decade and wait
-        one time constant; then choose from the reading. Returns the new sensitivity in V.
+        three time constants; then choose from the reading. Returns the new sensitivity in V.
         """
         tau = self.time_constant
         self.read_status()  # clear latched bits from before
