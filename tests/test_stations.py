@@ -179,3 +179,17 @@ def test_every_registered_model_connects_to_its_twin_and_serves_its_role(model):
                 assert station.magnet.status.value == "holding"
         finally:
             station.close()
+
+
+def test_channels_sharing_a_current_cannot_name_two_bias_resistors(tmp_path):
+    """One source drives one current through one resistor: two different values are a typo."""
+    data = yaml.safe_load((STATIONS / "sim_hall_bar.yaml").read_text())
+    data["sample"]["thermometer_calibration"] = str(CALIBRATION)
+    data["channels"]["xx"]["bias"] = {"source": "lockin_xx", "resistor_ohm": 1e9}
+    data["channels"]["xy"]["bias"] = {"source": "lockin_xx", "resistor_ohm": 1e8}
+    path = tmp_path / "station.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(Exception) as info:
+        load_station(path)
+    assert "the current from 'lockin_xx' passes one bias resistor, but its channels give " \
+           "1e+08, 1e+09 Ω (bias.resistor_ohm)" in str(info.value)

@@ -172,5 +172,11 @@ def sine_output_range_V(model: str) -> tuple[float, float]:
     return span.low, span.high
 
 
+def bridge_ramp_range_K_per_min(model: str) -> tuple[float, float]:
+    """The setpoint ramp rates a bridge model accepts, K/min."""
+    span = MODELS[model].driver.RAMP_RATE_RANGE
+    return span.low, span.high
+
+
 def time_constants_s(model: str) -> tuple[float, ...]:
     return tuple(MODELS[model].driver.TIME_CONSTANTS)
