@@ -14,13 +14,14 @@ from cryolab.events import FitUpdated, PointTaken, RunEnded, StepEnded, StepStar
 from cryolab.measurement import POINT_FIELDS
 from cryolab.sequence import PlannedStep, RampTemperature
 from cryolab.session import Session, validate
+from cryolab.sim.lockin import preamplifier
 from cryolab.sim.sample import S0, S1
 from cryolab.storage import RunFile
 
 
-def run_sequence(path: Path, out: Path, seed: int = 2) -> Path:
+def run_sequence(path: Path, out: Path, seed: int = 2, **lab_options) -> Path:
     spec = validate(path, None, simulated=True, speed=math.inf, seed=seed)
-    session = Session(spec, out, lab_options={"banner_delay_s": 0.0})
+    session = Session(spec, out, lab_options={"banner_delay_s": 0.0, **lab_options})
     try:
         assert session.run() == "completed"
     finally:
@@ -49,9 +50,13 @@ steps:
 
 @pytest.fixture(scope="module")
 def sweep_s0(tmp_path_factory) -> Path:
+    """S0 reaches MΩ: the SR830's own 10 MΩ input would read a 1 MΩ film 9 % low (and 2 MΩ
+    of four-point resistance 17 %), so the lock-in has a 1 TΩ preamplifier in front of it, as
+    MΩ samples need (cryolab/sim/lockin.py)."""
     tmp = tmp_path_factory.mktemp("s0")
     (tmp / "s0.yaml").write_text(S0_SWEEP)
-    return run_sequence(tmp / "s0.yaml", tmp / "s0.h5")
+    return run_sequence(tmp / "s0.yaml", tmp / "s0.h5",
+                        lockin_inputs={"lockin": preamplifier()})
 
 
 def test_s1_summary_shows_both_branches_with_the_presets_numbers(overnight_s1):

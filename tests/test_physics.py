@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 from scipy.special import gammaincc
 
+from cryolab.clock import VirtualClock
 from cryolab.sim.fridge import MODE_CLOSED_LOOP, Fridge
-from cryolab.sim.sample import S0, S1, SampleModel
+from cryolab.sim.lab import SimulatedLab
+from cryolab.sim.lockin import SR830_INPUT, preamplifier
+from cryolab.sim.sample import S0, S1, SampleModel, SamplePreset
+from cryolab.sim.world import World
 from cryolab.units import R_Q_OHM
 from instruments.ami_430 import MagnetState
 from instruments.srs_sr830 import enbw_Hz
@@ -204,3 +208,62 @@ def test_line_capacitance_gives_a_small_negative_quadrature():
     expected = -math.atan(2 * math.pi * 7.0 * (2 * R + 5e3) * 1e-9)
     assert math.atan2(V.imag, V.real) == pytest.approx(expected, rel=1e-6)
     assert -0.05 < expected < 0
+
+
+# ----------------------------------------------------------------------------- lock-in input
+
+
+def resistor_preset(rho_ohm_sq: float) -> SamplePreset:
+    """A 'film' of constant sheet resistance: R = 2ρ on the default bar, whatever T and H."""
+    return SamplePreset(
+        name="R", description="a resistor", H_star_Oe=1e9,
+        sc_rho_qf_ref_ohm=rho_ohm_sq, sc_H_ref_Oe=1.0, sc_exponent=0.0,
+        sc_rho_qf_zero_field_ohm=rho_ohm_sq, sc_rho_0_ohm=0.0, sc_Ea_knots=((0.0, 1.0),),
+        ins_sigma_qf_ref_S=1.0, ins_H_ref_Oe=1.0, ins_exponent=0.0, ins_sigma_0_S=0.0,
+        ins_Ea_knots=((0.0, 1.0),))
+
+
+def measured_R(input_stage, R_source_ohm, frequency_Hz=1.0):
+    """X/I that a lock-in behind ``input_stage`` reads on a resistor of ``R_source_ohm`` (no
+    line capacitance, so only the input loads the source)."""
+    world = World(VirtualClock(1.7e9))
+    world.add_sample("r", resistor_preset(R_source_ohm / 2), line_capacitance_F=0.0)
+    lockin = world.add_lockin("lockin", "r", input_stage=input_stage)
+    lockin.settings.frequency_Hz, lockin.settings.amplitude_V = frequency_Hz, 1.0
+    return world.input_phasor(lockin).real / lockin.true_current_A
+
+
+def test_the_lockin_input_loads_a_megaohm_source():
+    """SR830 voltage input 10 MΩ ∥ 25 pF (manual p. 1-5): a 1 MΩ source reads as
+    1/(1/R + 1/R_in) = 909.09 kΩ (−9.1 %); at 1 Hz the 25 pF changes X only in second order
+    ((ωC·R∥R_in)² = 2e-8), hence 1e-6. A 1 TΩ preamplifier leaves 1 ppm."""
+    R = 1.0e6
+    assert measured_R(SR830_INPUT, R) == pytest.approx(1 / (1 / R + 1 / 10e6), rel=1e-6)
+    assert measured_R(preamplifier(), R) == pytest.approx(1 / (1 / R + 1 / 1e12), rel=1e-6)
+    assert measured_R(preamplifier(), R) == pytest.approx(R, rel=2e-6)
+    # at 100 Hz the input capacitance turns the loading into a phase: |Z_in| drops
+    assert measured_R(SR830_INPUT, R, 100.0) < measured_R(SR830_INPUT, R)
+
+
+def test_the_input_noise_grows_with_the_source_resistance():
+    """e_n = 10 nV/√Hz, i_n = √(4 k_B · 300 K / 10 MΩ) = 40.7 fA/√Hz through R ∥ Z_in, and the
+    source's Johnson noise at its temperature: 600 kΩ at 50 mK gives
+    √(10² + 23.0² + 1.29²) nV/√Hz = 25.1 nV/√Hz, 2.5 times the short-circuit value."""
+    i_n = math.sqrt(4 * 1.380649e-23 * 300.0 / 10e6)
+    assert SR830_INPUT.i_n_A_per_rtHz == pytest.approx(i_n, rel=1e-9) == pytest.approx(40.7e-15,
+                                                                                   rel=1e-3)
+    R = 600e3
+    expected = math.sqrt(10e-9**2 + (i_n * R * 10e6 / (R + 10e6))**2
+                         + 4 * 1.380649e-23 * 0.05 * R * (10e6 / (R + 10e6))**2)
+    assert SR830_INPUT.noise_V_per_rtHz(R, 0.0, 0.05) == pytest.approx(expected, rel=1e-9)
+    assert SR830_INPUT.noise_V_per_rtHz(R, 0.0, 0.05) == pytest.approx(25.1e-9, rel=0.01)
+    assert SR830_INPUT.noise_V_per_rtHz(0.0, 3.0, 0.05) == pytest.approx(10e-9, rel=1e-12)
+
+
+def test_the_lab_declares_a_preamplifier_for_one_lockin():
+    stage = preamplifier(resistance_ohm=100e6)
+    lab = SimulatedLab(VirtualClock(start=1.7e9), banner_delay_s=0.0,
+                       lockin_inputs={"lockin": stage})
+    assert lab.world.lockins["lockin"].input_stage is stage
+    with pytest.raises(ValueError, match="'lockin_b', which is not a lock-in of this lab"):
+        SimulatedLab(VirtualClock(start=1.7e9), lockin_inputs={"lockin_b": stage})

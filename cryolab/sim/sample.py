@@ -123,7 +123,8 @@ class Drive(NamedTuple):
 
     @property
     def V_xx(self) -> complex:
-        """The longitudinal voltage phasor at the lock-in input: I·R / (1 + jωR_2pt·C)."""
+        """The longitudinal voltage phasor at the probes: I·R / (1 + jωR_2pt·C) (open circuit;
+        the lock-in's input then loads it, cryolab/sim/lockin.py)."""
         return self.current_A * self.R4pt_ohm / self.line
 
 
@@ -163,6 +164,14 @@ class SampleModel:
         """ρ_xy = R_H·B + m·ρ_xx: the Hall term, odd in B (B = μ₀H: 1 Oe ↔ 10⁻⁴ T), plus what
         misaligned probes pick up of ρ_xx, even in B."""
         return self.hall_ohm_per_T * H_Oe * 1.0e-4 + self.misalignment * rho_xx_ohm
+
+    def source_ohm(self, drive: Drive, measures: str) -> float:
+        """The resistance behind a pair of probes, which a lock-in's input loads: the four-point
+        section for ``xx``; for ``xy`` about one square, ρ_xx (the Hall probes sit W apart
+        across a bar W wide) ⚠ a geometric estimate."""
+        if measures == "xx":
+            return drive.R4pt_ohm
+        return drive.R4pt_ohm * self.width_m / self.length_m
 
     def drive(self, V_source_V: float, frequency_Hz: float, T_K: float, H_Oe: float) -> Drive:
         """The sample driven by a sine of ``V_source_V`` rms through the bias resistor.

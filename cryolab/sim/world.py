@@ -25,7 +25,7 @@ import numpy as np
 
 from cryolab.clock import Clock
 from cryolab.sim.fridge import Fridge, FridgeParams
-from cryolab.sim.lockin import Lockin, LockinSettings
+from cryolab.sim.lockin import SR830_INPUT, Lockin, LockinInput, LockinSettings
 from cryolab.sim.magnet import Magnet
 from cryolab.sim.sample import PRESETS, Drive, SampleModel, SamplePreset
 
@@ -66,8 +66,10 @@ class World:
         return sample
 
     def add_lockin(self, name: str = "lockin", sample: str | None = None, measures: str = "xx",
-                   driven_by: str | None = None) -> Lockin:
-        """A lock-in measuring ``sample``'s ``measures`` voltage ("xx" or "xy").
+                   driven_by: str | None = None, input_stage: LockinInput = SR830_INPUT
+                   ) -> Lockin:
+        """A lock-in measuring ``sample``'s ``measures`` voltage ("xx" or "xy") through
+        ``input_stage`` (its own input, or a preamplifier in front of it).
 
         ``driven_by`` None: its own sine output drives the sample's current (one such lock-in
         per sample). Otherwise the name of an already added lock-in whose reference output
@@ -102,7 +104,7 @@ class World:
         # independent noise per lock-in, the same for the same seed and wiring
         rng = self.rng if not self.lockins else np.random.default_rng(
             np.random.SeedSequence(self.seed, spawn_key=(len(self.lockins),)))
-        lockin = Lockin(name, sample, measures, driven_by, rng)
+        lockin = Lockin(name, sample, measures, driven_by, rng, input_stage)
         with self.lock:
             self.lockins[name] = lockin
             if driven_by is None:
@@ -206,17 +208,21 @@ class World:
         """As input_phasor; ``drives`` shares one sample's drive among its lock-ins."""
         # a lock-in not driven by another drives its own sample's current (add_lockin)
         source = lockin if lockin.driven_by is None else self._sources[lockin.sample]
+        sample = self.samples[lockin.sample]
+        f_Hz = source.settings.frequency_Hz
         drive = drives.get(lockin.sample)
         if drive is None:
-            s = source.settings
-            drive = drives[lockin.sample] = self.samples[lockin.sample].drive(
-                s.amplitude_V, s.frequency_Hz, self.fridge.T_sample_K, self.field_Oe)
+            drive = drives[lockin.sample] = sample.drive(
+                source.settings.amplitude_V, f_Hz, self.fridge.T_sample_K, self.field_Oe)
         lockin.true_current_A, lockin.true_R_ohm = drive.current_A, drive.R4pt_ohm
+        lockin.source_ohm = sample.source_ohm(drive, lockin.measures)
+        lockin.source_T_K, lockin.signal_frequency_Hz = self.fridge.T_sample_K, f_Hz
         if lockin is not source and not math.isclose(
-                self.reference_frequency_Hz(lockin), source.settings.frequency_Hz, rel_tol=1e-9):
+                self.reference_frequency_Hz(lockin), f_Hz, rel_tol=1e-9):
             return 0j  # demodulated at another frequency: the signal averages out
-        V = drive.V_xx if lockin.measures == "xx" else \
-            self.samples[lockin.sample].V_xy(drive, self.field_Oe)
+        V = drive.V_xx if lockin.measures == "xx" else sample.V_xy(drive, self.field_Oe)
+        # the probes' open-circuit voltage, loaded by the input: V·Z_in/(Z_in + R_source)
+        V *= lockin.input_stage.divider(lockin.source_ohm, f_Hz)
         return V * cmath.exp(-1j * math.radians(lockin.settings.phase_deg))
 
     def lockin_changed(self, lockin: Lockin | None = None) -> None:
@@ -234,9 +240,8 @@ class World:
             if lk.stale:
                 lk.filter.reset(self.input_phasor(lk))
                 lk.stale = False
-            s = lk.settings
-            return lk.filter.output + lk.noise.sample(self.t, s.noise_rms_V,
-                                                      s.noise_correlation_s)
+            return lk.filter.output + lk.noise.sample(self.t, lk.noise_rms_V(),
+                                                      lk.settings.noise_correlation_s)
 
     def relative_noise(self, rms: float) -> float:
         """A factor 1 + N(0, rms²) for instrument readings (thermometer bridge noise)."""
