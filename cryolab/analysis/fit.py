@@ -280,7 +280,9 @@ def fit(T_K, rho_ohm_sq, model: str, sigma=None) -> FitResult:
         inliers[:] = True
     chi2 = float(np.sum(resid[inliers] ** 2)) / max(int(inliers.sum()) - 3, 1)
     errors = _errors(model, T[inliers], s[inliers], p_final, chi2)
-    values = np.exp(p_final)
+    # the model clips its log-parameters at ±300 (_model); report what it evaluated, not an
+    # overflow (a fit of a model that cannot describe the data can wander that far)
+    values = np.exp(np.clip(p_final, -300.0, 300.0))
     names = PARAMS[model]
     return FitResult(model, dict(zip(names, map(float, values), strict=True)),
                      dict(zip(names, map(float, errors), strict=True)), chi2, len(T),

@@ -216,7 +216,7 @@ class World:
                 source.settings.amplitude_V, f_Hz, self.fridge.T_sample_K, self.field_Oe)
         lockin.true_current_A, lockin.true_R_ohm = drive.current_A, drive.R4pt_ohm
         lockin.source_ohm = sample.source_ohm(drive, lockin.measures)
-        lockin.source_T_K, lockin.signal_frequency_Hz = self.fridge.T_sample_K, f_Hz
+        lockin.source_T_K, lockin.signal_frequency_Hz = drive.T_electron_K, f_Hz
         if lockin is not source and not math.isclose(
                 self.reference_frequency_Hz(lockin), f_Hz, rel_tol=1e-9):
             return 0j  # demodulated at another frequency: the signal averages out

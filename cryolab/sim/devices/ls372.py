@@ -80,11 +80,19 @@ class Curve:
     limit_K: float = 375.0
     coefficient: int = 1
     points: dict[int, tuple[float, float]] = field(default_factory=dict)
+    _table: tuple[list[float], list[float]] | None = field(default=None, repr=False)
+
+    def set_point(self, index: int, units: float, temp_K: float) -> None:
+        self.points[index] = (units, temp_K)
+        self._table = None
 
     def table(self) -> tuple[list[float], list[float]]:
-        """The breakpoints in index order, as (units, temperatures); units must be monotonic."""
-        pts = [self.points[i] for i in sorted(self.points)]
-        return [u for u, _ in pts], [t for _, t in pts]
+        """The breakpoints in index order, as (units, temperatures); kept until a point changes
+        (every KRDG? reads through it)."""
+        if self._table is None:
+            pts = [self.points[i] for i in sorted(self.points)]
+            self._table = ([u for u, _ in pts], [t for _, t in pts])
+        return self._table
 
 
 def curve_temperature_K(data_format: int, units: list[float], temperatures_K: list[float],
@@ -98,12 +106,11 @@ def curve_temperature_K(data_format: int, units: list[float], temperatures_K: li
         x = math.log10(R_ohm)
     else:
         return None
-    xs, ys = list(units), list(temperatures_K)
+    xs, ys = units, temperatures_K
     if len(xs) < 2:
         return None
     if xs[0] > xs[-1]:  # the instrument takes either order of a monotonic curve
-        xs.reverse()
-        ys.reverse()
+        xs, ys = xs[::-1], ys[::-1]
     if data_format == 5:
         ys = [math.log10(t) for t in ys]
     if not xs[0] <= x <= xs[-1]:
@@ -345,7 +352,7 @@ class LS372Device(TableDevice):
     def set_crvpt(self, curve: int, index: int, units: float, temp_K: float,
                   curvature: float | None) -> None:
         c = self.curves.setdefault(curve, Curve())
-        c.points[index] = (six_significant(units), six_significant(temp_K))
+        c.set_point(index, six_significant(units), six_significant(temp_K))
         self._recompute_coefficient(c)
 
     def get_crvpt(self, curve: int, index: int) -> str:
