@@ -125,7 +125,7 @@ def test_slow_ramp_at_0p3_K_keeps_the_sample_in_equilibrium(virtual_lab, station
     clock = virtual_lab.clock
     heater = start_loop(station, 0.28)
     clock.wait(1800.0)
-    heater.set_ramp(True, 0.005)  # 5 mK/min: lag ≈ τ_s · rate = 10 s × 83 µK/s ≈ 0.3 %
+    heater.set_ramp(True, 0.005)  # 5 mK/min: lag ≈ τ_s · rate = 2.2 s × 83 µK/s ≈ 0.06 %
     heater.setpoint_K = 0.32
     values = []
     for _ in range(16):  # the 8-minute ramp, every 30 s
@@ -136,15 +136,54 @@ def test_slow_ramp_at_0p3_K_keeps_the_sample_in_equilibrium(virtual_lab, station
 
 def test_fast_ramp_leaves_the_sample_behind(virtual_lab, station):
     clock = virtual_lab.clock
-    heater = start_loop(station, 0.2)
+    heater = start_loop(station, 0.1)
     clock.wait(1800.0)
-    heater.set_ramp(True, 0.5)  # the station's fastest: lag ≈ 10 s × 8.3 mK/s ≈ 0.08 K at 0.3 K
+    # the station's fastest, 0.5 K/min = 8.3 mK/s, from 0.1 K where τ_s = 20 s: once the MC
+    # moves at that rate the sample trails it by τ_s · rate ≈ 0.17 K, far beyond the 10 %
+    heater.set_ramp(True, 0.5)
     heater.setpoint_K = 0.6
     worst = 0.0
     for _ in range(12):
         clock.wait(5.0)
         worst = max(worst, mismatch(station))
     assert worst > 0.10
+
+
+@pytest.mark.parametrize("T_K", [0.05, 0.1, 0.3])
+def test_sample_stage_relaxes_with_the_time_constant_of_its_heat_capacity_and_link(T_K):
+    """C = γT and a Kapitza-like link G = 4κT³ give τ_s = C/G = γ/(4κT²) (cryolab/sim/fridge.py):
+    80 s at 50 mK, 20 s at 0.1 K, 2.2 s at 0.3 K. A 1 % kick of the sample, with the MC held,
+    decays to e⁻¹ of itself after one τ_s of the equilibrium temperature (2 %: the kick's own
+    nonlinearity is 1 %)."""
+    fridge = Fridge()
+    fridge.T_mc_K = T_K
+    T_eq = (T_K**4 + fridge.p.T_floor_K**4) ** 0.25
+    tau = fridge.p.sample_tau_s(T_eq)
+    assert tau == pytest.approx(8.0e-6 / (4 * 1.0e-5 * T_eq**2), rel=1e-12)
+    fridge.T_sample_K = 1.01 * T_eq
+    for _ in range(100):
+        fridge.step_sample(tau / 100)
+    assert (fridge.T_sample_K - T_eq) / (0.01 * T_eq) == pytest.approx(math.exp(-1), rel=0.02)
+
+
+@pytest.mark.parametrize(("T_K", "up"), [(0.05, True), (0.05, False), (0.5, True), (0.5, False)])
+def test_a_steady_ramp_lags_by_tau_times_the_rate(T_K, up):
+    """Ramping the MC at the rate that gives a 5 % lag by the law, 0.05·T/τ_s(T) — 1.9 mK/min at
+    50 mK, 1.9 K/min at 0.5 K, a factor (0.5/0.05)³ apart since τ_s ∝ T⁻² — the sample trails
+    its equilibrium by τ_s · dT_eq/dt within 5 % (τ_s changes along the way)."""
+    fridge = Fridge()
+    rate = 0.05 * T_K / fridge.p.sample_tau_s(T_K)
+    step = fridge.p.sample_tau_s(T_K) / 200
+    sign = 1.0 if up else -1.0
+    fridge.T_mc_K = T_K * (0.7 if up else 1.3)
+    fridge.T_sample_K = (fridge.T_mc_K**4 + fridge.p.T_floor_K**4) ** 0.25
+    while (fridge.T_mc_K - T_K) * sign < 0:
+        fridge.T_mc_K += sign * rate * step
+        fridge.step_sample(step)
+    T_eq = (fridge.T_mc_K**4 + fridge.p.T_floor_K**4) ** 0.25
+    dTeq_dt = rate * (fridge.T_mc_K / T_eq) ** 3
+    lag = (T_eq - fridge.T_sample_K) * sign
+    assert lag == pytest.approx(fridge.p.sample_tau_s(fridge.T_sample_K) * dTeq_dt, rel=0.05)
 
 
 def test_mc_cools_from_1_K_to_below_100_mK_in_tens_of_minutes():
