@@ -110,7 +110,11 @@ def test_s1_low_temperature_fits_recover_the_presets_laws(low_temperature_s1):
     E_aI and σ_0 1 %, and σ_QF is the preset's plus the SR830 input's conductance in sheet
     units, (L/W)/R_in = 2·10⁻⁷ S (R ∥ R_in: 1/ρ gains it at every T), to 0.5 %."""
     with RunFile(low_temperature_s1) as run:
-        groups = group_by_field(run.points())
+        points = run.points()
+    summary, skipped = analyze_points(points)  # the model choice finds the same branches
+    assert skipped == [] and all(r.choice.decided for r in summary.rows)
+    assert [r.fit.model for r in summary.rows] == [S1.model_at(r.field_Oe) for r in summary.rows]
+    groups = group_by_field(points)
     sc_E, ins_E = [], []
     for field_Oe, pts in groups.items():
         if len(pts) < MIN_POINTS:
