@@ -21,8 +21,10 @@ from cryolab.measurement import POINT_DTYPE
 from cryolab.models import rho_eq1, rho_eq2
 
 T = np.geomspace(0.06, 1.0, 800)
-EQ1 = {"sigma_qf": 2.4e-5, "sigma_0": 1.0e-4, "Ea_K": 0.34}  # S1 at 400 Oe
-EQ2 = {"rho_qf": 3936.0, "rho_0": 2.0e4, "Ea_K": 1.5}  # S1 at 100 Oe
+# synthetic curves shaped like the paper's S1 (an insulating field near 400 Oe, a failed
+# superconductor near 100 Oe); the simulated presets' own numbers are tested elsewhere
+EQ1 = {"sigma_qf": 2.4e-5, "sigma_0": 1.0e-4, "Ea_K": 0.34}
+EQ2 = {"rho_qf": 3936.0, "rho_0": 2.0e4, "Ea_K": 1.5}
 
 
 def noisy(model, params, rel=1e-3, absolute=0.0, seed=0):
