@@ -355,7 +355,7 @@ class SampleModel:
         f(T_e) = T_e⁵ − T_ph⁵ − P(T_e)/Σ is ≤ 0 at T_ph; the one-pass value T₁ (P taken at
         T_ph) brackets the root from above wherever P falls with T_e (dρ/dT < 0); where it
         rises, fixed-point steps climb to an upper bracket. The Illinois variant of regula
-        falsi then closes the bracket to 10⁻¹² in T_e.
+        falsi then closes the bracket to 10⁻¹² in T_e (or until f is 10⁻¹⁴ T_e⁵).
         """
         T5 = T_phonon_K**5
         sigma = self.sigma_ep_W_per_K5
@@ -395,7 +395,11 @@ class SampleModel:
         for _ in range(100):
             T_new = hi - f_hi * (hi - lo) / (f_hi - f_lo)
             f_new, R_e, I_e = excess(T_new)
-            done = abs(T_new - T_e) <= 1e-12 * T_new
+            # converged when the step is 1e-12 of T_e, or when f is 1e-14 of T_e⁵ (df/dT_e ≥ 5T_e⁴
+            # on the insulating side, so T_e is then within 2e-15; mild heating lands there at
+            # the first step)
+            done = (abs(T_new - T_e) <= 1e-12 * T_new
+                    or abs(f_new) <= 1e-14 * T_new**5)
             T_e = T_new
             if f_new == 0.0 or done:
                 break
