@@ -8,11 +8,12 @@ lock-in's filter follows only its last 40 time constants: it has forgotten every
 
 Wiring: each sample's current comes from one lock-in's sine output through the bias resistor,
 I = V / (R_bias + R_2pt), at that lock-in's reference frequency. Any number of lock-ins measure
-a sample's longitudinal (``xx``) or transverse (``xy``) voltage; a lock-in ``driven_by`` another
-has its REF IN on that one's reference output, so in external-reference mode (SR830 ``FMOD 0``)
-it runs at the driver's frequency. A lock-in sees a sample's voltage only when its reference
-frequency is the current's (⚠ an independent oscillator at exactly the same nominal frequency is
-treated as locked; a real pair drifts slowly in phase).
+a sample's longitudinal (``xx``) or transverse (``xy``) voltage, each through its own input
+stage (the SR830's 10 MΩ ∥ 25 pF, or a preamplifier), which loads the probes; a lock-in
+``driven_by`` another has its REF IN on that one's reference output, so in external-reference
+mode (SR830 ``FMOD 0``) it runs at the driver's frequency. A lock-in sees a sample's voltage
+only when its reference frequency is the current's (⚠ an independent oscillator at exactly the
+same nominal frequency is treated as locked; a real pair drifts slowly in phase).
 """
 
 from __future__ import annotations
