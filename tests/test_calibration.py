@@ -154,6 +154,8 @@ def test_outside_its_curve_the_bridge_reads_zero_kelvin_and_says_why():
     assert bridge.handle_line("KRDG? 2;RDGST? 2") == ["+000.000E+00;064"]
     bridge.handle_line("CRVDEL 31")
     assert bridge.handle_line("CRVHDR? 31") == ['"               ","          ",0,+000.000,0']
+    bridge.handle_line('CRVHDR 32,"EMPTY","E",4,1.0,1;INSET 2,1,7,3,32,1')  # no breakpoints yet
+    assert bridge.handle_line("KRDG? 2;RDGST? 2") == ["+000.000E+00;000"]
 
 
 def test_round_trip_through_format_and_parse():

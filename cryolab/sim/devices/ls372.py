@@ -265,8 +265,10 @@ class LS372Device(TableDevice):
         curve = self.curves.get(self.inputs[ch].curve)
         if self.inputs[ch].curve == 0 or curve is None or self._kelvin(ch) is not None:
             return 0
-        # outside the curve: a resistance above its top is colder than its coldest point
         units, _ = curve.table()
+        if len(units) < 2:  # a header without breakpoints: no conversion, nothing to flag
+            return 0
+        # outside the curve: a resistance above its top is colder than its coldest point
         R = self.reading_ohm(ch)
         x = R if curve.data_format == 3 else math.log10(max(R, 1e-300))
         return STATUS_T_UNDER if x > max(units) else STATUS_T_OVER
