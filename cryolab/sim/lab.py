@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from cryolab.clock import Clock
 from cryolab.sim.devices import DEVICES
 from cryolab.sim.faults import MAGNET_FAULT_KINDS, FaultRule
+from cryolab.sim.lockin import LockinInput
 from cryolab.sim.protocol import TableDevice
 from cryolab.sim.server import LineServer
 from cryolab.sim.world import World
@@ -42,7 +43,9 @@ class SimulatedLab:
     lock-ins name their samples. ``faults`` maps instrument names to fault rules; a magnet
     supply's ``quench`` rule quenches the world's magnet at its simulated time.
     ``banner_delay_s`` overrides the delay of every device that sends a banner, and
-    ``bridge_max_connections`` the connection limit of the bridge.
+    ``bridge_max_connections`` the connection limit of the bridge. ``lockin_inputs`` maps a
+    lock-in's name to the input its signal goes through when it is not the lock-in's own (a
+    preamplifier, ``cryolab.sim.lockin.preamplifier``).
     """
 
     def __init__(self, clock: Clock, preset: str = "S1", seed: int = 0,
@@ -53,7 +56,8 @@ class SimulatedLab:
                  bridge_max_connections: int | None = None,
                  banner_delay_s: float | None = None,
                  instruments: Iterable[tuple[str, str, Mapping[str, Any]]] = DEFAULT_INSTRUMENTS,
-                 samples: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 samples: Mapping[str, Mapping[str, Any]] | None = None,
+                 lockin_inputs: Mapping[str, LockinInput] | None = None) -> None:
         specs = [InstrumentSpec(*spec) for spec in instruments]
         _check(specs, faults or {})
         self.clock = clock
@@ -81,6 +85,11 @@ class SimulatedLab:
                     self.world.schedule_quench(clock.now() + (rule.at_s or 0.0))
                 else:
                     link_faults.setdefault(name, []).append(rule)
+        for name, stage in (lockin_inputs or {}).items():
+            if name not in self.world.lockins:
+                raise ValueError(f"an input stage for {name!r}, which is not a lock-in of this "
+                                 f"lab (lock-ins: {', '.join(self.world.lockins)})")
+            self.world.lockins[name].input_stage = stage
         self.servers: dict[str, LineServer] = {
             spec.name: LineServer(
                 spec.name, self.devices[spec.name], clock,
