@@ -9,13 +9,13 @@ interlock (TLIMIT), the 370 none.
 
 from __future__ import annotations
 
-from instruments.adapter import ConfirmingAdapter
+from cryolab.roles.upkeep import DriverUpkeep
 from instruments.lakeshore_370 import LakeShore370
 from instruments.lakeshore_372 import LakeShore372
 from instruments.limits import Span
 
 
-class _BridgeAdapter:
+class _BridgeAdapter(DriverUpkeep):
     model = ""
     driver: LakeShore372 | LakeShore370
     #: the queries for (MC in kelvin, MC in ohms, sample in ohms)
@@ -26,20 +26,6 @@ class _BridgeAdapter:
         self.driver = driver
         self.heater = driver.sample_heater
         self._queries: dict[tuple, list[str]] = {}
-
-    def identify(self) -> str:
-        return str(self.driver.id)
-
-    def reconnect(self) -> None:
-        self.driver.reconnect()
-
-    def confirm(self) -> None:
-        adapter = self.driver.adapter
-        if isinstance(adapter, ConfirmingAdapter):
-            adapter.confirm()
-
-    def close(self) -> None:
-        self.driver.adapter.close()
 
     def narrow(self, max_heater_range: int, max_setpoint_K: float, max_ramp_K_per_min: float,
                source: str) -> None:

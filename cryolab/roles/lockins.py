@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from cryolab.roles.protocols import LockinReading
-from instruments.adapter import ConfirmingAdapter
+from cryolab.roles.upkeep import DriverUpkeep
 from instruments.limits import Span
 from instruments.srs_sr830 import SR830
 from instruments.srs_sr860 import SR860
 
 
-class _LockInAdapter:
+class _LockInAdapter(DriverUpkeep):
     """What the SR830 and SR860 adapters share (their drivers agree on these names)."""
 
     model = ""
@@ -29,21 +29,6 @@ class _LockInAdapter:
         self._sine_limits = self.SINE_RANGE_V
 
     SINE_RANGE_V = Span(0.0, 0.0)
-
-    # ------------------------------------------------------------------ upkeep
-    def identify(self) -> str:
-        return str(self.driver.id)
-
-    def reconnect(self) -> None:
-        self.driver.reconnect()
-
-    def confirm(self) -> None:
-        adapter = self.driver.adapter
-        if isinstance(adapter, ConfirmingAdapter):
-            adapter.confirm()
-
-    def close(self) -> None:
-        self.driver.adapter.close()
 
     # ------------------------------------------------------------------ limits
     def narrow(self, frequency_Hz: tuple[float, float], frequency_source: str,
