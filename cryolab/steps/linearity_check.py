@@ -5,12 +5,11 @@ resistance)."""
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
 from cryolab.inputs import WholeNumber
-from cryolab.measurement import Flag, Point
 from cryolab.steps.base import (
     TAU_ESTIMATE_S,
     Fraction,
@@ -20,6 +19,9 @@ from cryolab.steps.base import (
     Step,
     StepContext,
 )
+
+if TYPE_CHECKING:  # the measurement layer loads the drivers; a sequence is checked without them
+    from cryolab.measurement import Point
 
 
 class LinearityCheck(Step):
@@ -42,6 +44,8 @@ class LinearityCheck(Step):
                                         + self.points * state.point_interval_s)
 
     def execute(self, ctx: StepContext) -> dict[str, Any]:
+        from cryolab.measurement import Flag
+
         acq = ctx.acq
         original_A = acq.requested_current_A  # the current asked for, not one derived from R
         channel = _first_longitudinal(acq)
