@@ -25,18 +25,18 @@ POINTS_PER_FRAME = 10
 
 
 def _points(start: int, n: int) -> list:
-    """n points of a 1 K → 60 mK ramp at 400 Oe on S1-like ρ(T) (values only need to be sane),
-    one channel, every 17th point excluded."""
+    """n points of a 1 K → 60 mK ramp at 400 Oe on S1-like ρ(T), one channel ``xx`` (values
+    only need to be sane); every 17th point is excluded (flagged)."""
     from cryolab.measurement import ChannelReading, Point
 
     out = []
     for i in range(start, start + n):
         T = 1.0 - 0.94 * (i % 1_000_000) / 1_000_000
         rho = 1.0 / (2.3e-5 + 1.0e-4 * math.exp(-0.34 / T))
-        flags = int(i % 17 == 0)
-        reading = ChannelReading(rho * 1e-9, -1e-8, 2 * rho, rho, 5e-10, 6.93, 1.0, 1e-3, flags,
-                                 flags == 0)
-        out.append(Point(0, 1.8e9 + 3.0 * i, T * 0.99, T, 1e4, 400.0, T, flags, (reading,)))
+        flags = 0 if i % 17 else 1
+        xx = ChannelReading(rho * 1e-9, -1e-8, 2 * rho, rho, 5e-10, 6.93, 1.0, 1e-6, flags,
+                            flags == 0)
+        out.append(Point(0, 1.8e9 + 3.0 * i, T * 0.99, T, 2e4, 400.0, T, 0, (xx,)))
     return out
 
 
@@ -93,7 +93,9 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict:
         try:
             for n in sizes:
                 planned = PlannedStep(0, RampTemperature(from_K=1.0, to_K=0.06), 3.0 * n)
-                window.store.apply([RunStarted(1.8e9, [planned], 0),
+                window.store.apply([RunStarted(1.8e9, [planned], 0,
+                                               {"channels": [{"name": "xx",
+                                                              "kind": "longitudinal"}]}),
                                     StepStarted(1.8e9, planned)])
                 window.store.apply(_points(0, n))
                 for tab, name in ((window.rho_tab, "rho_T"), (window.time_plot, "time")):

@@ -30,6 +30,8 @@ BENCHMARKS = {
               "crash:run"),
     "startup": ("`cryolab --help` and `cryolab check` in a fresh process: time, memory, what "
                 "they load", "startup:run"),
+    "monitor": ("the monitor: first load of a 48 h night, lag behind the file, CPU while "
+                "watching", "monitor:run"),
 }
 
 

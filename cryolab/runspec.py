@@ -43,5 +43,6 @@ def validate(sequence_path: str | Path, station_path: str | Path | None, simulat
     path = Path(sequence_path)
     sequence, text = read_sequence(path, station)  # size, encoding and alias guards come first
     return RunSpec(sequence, text, str(path), station, simulated, speed, seed,
-                   preset or sequence.simulation.preset,
+                   # --sample, else the sequence's sample, else the station's
+                   preset or sequence.simulation.preset or station.simulation.preset,
                    read_calibrations(station, str(station_path or "station")))
