@@ -19,7 +19,8 @@ COMMANDS = {
     "help": ["--help"],
     "check": ["check", "sequences/overnight_field_sweep.yaml"],
 }
-HEAVY = ("matplotlib", "scipy", "pandas", "h5py", "PyQt5", "qtpy", "pyqtgraph", "pymeasure")
+HEAVY = ("matplotlib", "scipy", "pandas", "h5py", "PyQt5", "qtpy", "pyqtgraph", "pymeasure",
+         "pyvisa", "numpy", "starlette", "uvicorn", "apprise")
 RUNS = 7
 
 

@@ -13,7 +13,7 @@ from cryolab.cli import build_parser, main
 ROOT = Path(__file__).resolve().parent.parent
 #: what `check` and `--help` must not load (each takes 0.1–0.5 s to import)
 HEAVY = ("matplotlib", "scipy", "pandas", "h5py", "PyQt5", "PyQt6", "PySide6", "qtpy",
-         "pyqtgraph", "pymeasure", "pyvisa", "numpy")
+         "pyqtgraph", "pymeasure", "pyvisa", "numpy", "starlette", "uvicorn", "apprise")
 
 
 def loaded_after(*args: str) -> set[str]:
@@ -31,10 +31,23 @@ def loaded_after(*args: str) -> set[str]:
 
 @pytest.mark.parametrize("args", [["--help"], ["check", "sequences/overnight_field_sweep.yaml"],
                                   ["check", "sequences/linearity.yaml", "--station",
-                                   "cryolab/data/sim_station.yaml"]],
-                         ids=["help", "check", "check-station"])
+                                   "cryolab/data/sim_station.yaml"],
+                                  ["check", "sequences/cooldown.yaml", "--station",
+                                   "sequences/stations/sim_hall_bar.yaml"],
+                                  ["check", "sequences/cooldown.yaml", "--station",
+                                   "sequences/stations/sim_mixed.yaml"]],
+                         ids=["help", "check", "check-station", "check-hall-bar", "check-mixed"])
 def test_help_and_check_load_nothing_heavy(args):
     assert loaded_after(*args).isdisjoint(HEAVY), sorted(loaded_after(*args) & set(HEAVY))
+
+
+@pytest.mark.parametrize("model", ["LS372", "LS370"])
+def test_station_validation_knows_the_bridges_ramp_range_without_the_driver(model):
+    """The adapter's copy (read to validate a station) is the driver's own range."""
+    from cryolab.roles.registry import MODELS, bridge_ramp_range_K_per_min
+
+    span = MODELS[model].driver.RAMP_RATE_RANGE
+    assert bridge_ramp_range_K_per_min(model) == (span.low, span.high)
 
 
 def test_the_help_describes_the_measurement_not_the_code(capsys):

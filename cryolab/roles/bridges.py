@@ -9,10 +9,13 @@ interlock (TLIMIT), the 370 none.
 
 from __future__ import annotations
 
-from instruments.adapter import ConfirmingAdapter
-from instruments.lakeshore_370 import LakeShore370
-from instruments.lakeshore_372 import LakeShore372
+from typing import TYPE_CHECKING
+
 from instruments.limits import Span
+
+if TYPE_CHECKING:  # the drivers load pymeasure: station validation reads RAMP_RATE_RANGE only
+    from instruments.lakeshore_370 import LakeShore370
+    from instruments.lakeshore_372 import LakeShore372
 
 
 class _BridgeAdapter:
@@ -34,6 +37,8 @@ class _BridgeAdapter:
         self.driver.reconnect()
 
     def confirm(self) -> None:
+        from instruments.adapter import ConfirmingAdapter
+
         adapter = self.driver.adapter
         if isinstance(adapter, ConfirmingAdapter):
             adapter.confirm()
@@ -104,6 +109,8 @@ class LS372Bridge(_BridgeAdapter):
     model = "LS372"
     KELVIN, OHMS = "KRDG?", "SRDG?"
     driver: LakeShore372
+    #: the setpoint ramp rates the 372 takes, K/min (the driver's LS372Heater.RAMP_RATE_RANGE)
+    RAMP_RATE_RANGE = Span(0.001, 100.0, "372 range")
 
     def regulate_on(self, channel: int | str) -> None:
         mode = self.heater.output_mode
@@ -122,6 +129,8 @@ class LS370Bridge(_BridgeAdapter):
     model = "LS370"
     KELVIN, OHMS = "RDGK?", "RDGR?"
     driver: LakeShore370
+    #: the setpoint ramp rates the 370 takes, K/min (the driver's LS370Heater.RAMP_RATE_RANGE)
+    RAMP_RATE_RANGE = Span(0.001, 10.0, "370 range")
 
     def regulate_on(self, channel: int | str) -> None:
         mode = self.heater.output_mode

@@ -188,8 +188,9 @@ def sine_output_range_V(model: str) -> tuple[float, float]:
 
 
 def bridge_ramp_range_K_per_min(model: str) -> tuple[float, float]:
-    """The setpoint ramp rates a bridge model accepts, K/min."""
-    span = MODELS[model].driver.RAMP_RATE_RANGE
+    """The setpoint ramp rates a bridge model accepts, K/min (its adapter knows: no driver is
+    loaded to validate a station)."""
+    span = MODELS[model].adapter.RAMP_RATE_RANGE  # type: ignore[attr-defined]
     return span.low, span.high
 
 
