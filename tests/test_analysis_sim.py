@@ -120,7 +120,7 @@ def test_s1_low_temperature_fits_recover_the_presets_laws(low_temperature_s1):
         if len(pts) < MIN_POINTS:
             continue  # points taken while the magnet ramped between two fields
         model, (a, b, E) = S1.params_at(field_Oe)
-        result = fit(pts["T_sample_K"], pts["rho_ohm_sq"], model)
+        result = fit(pts["T_sample_K"], pts["xx_rho_ohm_sq"], model)
         v = result.values
         if model == "eq2":
             assert v["rho_qf"] == pytest.approx(a, rel=0.005), field_Oe

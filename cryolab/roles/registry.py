@@ -187,6 +187,12 @@ def sine_output_range_V(model: str) -> tuple[float, float]:
     return span.low, span.high
 
 
+def lockin_input_impedance(model: str) -> tuple[float, float]:
+    """A lock-in model's voltage input: (R_in in Ω, C_in in F), in parallel."""
+    resistance_ohm, capacitance_F = MODELS[model].driver.INPUT_IMPEDANCE
+    return resistance_ohm, capacitance_F
+
+
 def bridge_ramp_range_K_per_min(model: str) -> tuple[float, float]:
     """The setpoint ramp rates a bridge model accepts, K/min (its adapter knows: no driver is
     loaded to validate a station)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from cryolab.sim.lab import InstrumentSpec
+from cryolab.sim.lockin import preamplifier
 from cryolab.sim.world import World
 from cryolab.station import StationConfig
 from cryolab.units import OE_PER_TESLA
@@ -47,6 +48,11 @@ def lab_for_station(config: StationConfig, preset: str | None = None
         lock_wiring: dict[str, Any] = {"sample": source, "measures": measures}
         if source != name:
             lock_wiring["driven_by"] = source
+        amp = config.channels[channel.name].preamplifier if channel is not None and \
+            channel.name in config.channels else None
+        if amp is not None:  # the station's preamplifier, not the lock-in's input, loads it
+            lock_wiring["input_stage"] = preamplifier(amp.input_resistance_ohm,
+                                                      amp.input_capacitance_F, gain=amp.gain)
         specs.append(InstrumentSpec(name, config.instruments[name].model, lock_wiring))
     for name in (config.bridge_name, config.magnet_name):
         specs.append(InstrumentSpec(name, config.instruments[name].model, {}))

@@ -53,16 +53,7 @@ class LinearityCheck(Step):
         for current_nA in self.currents_nA:
             ctx.excitation.set_current(current_nA * 1e-9)
             ctx.sleep(acq.settle_time_s(0.999))
-            values: list[float] = []
-
-            def done(point: Point, values: list[float] = values) -> bool:
-                reading = point.channels[channel]
-                if not reading.flags & Flag.OVERLOAD:
-                    values.append(reading.rho_ohm_sq)
-                return len(values) >= self.points
-
-            ctx.acquire_until(done, timeout_s=self.points * acq.interval_s * 5)
-            rhos.append(sum(values) / len(values) if values else math.nan)
+            rhos.append(mean_rho(ctx, [channel], self.points)[0])
         ctx.excitation.set_current(original_A)
         ctx.sleep(acq.settle_time_s(0.999))
         reference = rhos[0]
@@ -78,6 +69,28 @@ class LinearityCheck(Step):
         return {"currents_nA": list(self.currents_nA), "rho_ohm_sq": rhos,
                 "max_deviation": deviation, "linear": linear,
                 "channel": acq.channel_names[channel]}
+
+
+def mean_rho(ctx: StepContext, channels: list[int], points: int) -> list[float]:
+    """ρ of each of ``channels`` averaged over ``points`` points that did not overload (NaN
+    for a channel that had none before the time-out)."""
+    acq = ctx.acq
+    values: list[list[float]] = [[] for _ in channels]
+
+    def done(point: Point) -> bool:
+        for j, channel in enumerate(channels):
+            reading = point.channels[channel]
+            if not reading.flags & Flag.OVERLOAD:
+                values[j].append(reading.rho_ohm_sq)
+        return min(len(v) for v in values) >= points
+
+    ctx.acquire_until(done, timeout_s=points * acq.interval_s * 5)
+    return [sum(v[:points]) / len(v[:points]) if v else math.nan for v in values]
+
+
+def longitudinal_channels(acq: Any) -> list[int]:
+    """The channels whose ρ heating changes first: every longitudinal one."""
+    return [i for i, plan in enumerate(acq._plans) if plan.spec.kind == "longitudinal"] or [0]
 
 
 def _first_longitudinal(acq: Any) -> int:

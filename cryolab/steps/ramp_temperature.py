@@ -56,6 +56,9 @@ class RampTemperature(Step):
         checker.temperature(f"{path}.to_K", self.to_K)
         checker.temperature_rate(f"{path}.rate_K_per_min", self.rate_K_per_min)
 
+    def visits(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return tuple(T for T in (self.from_K, self.to_K) if T is not None), ()
+
     def describe(self) -> str:
         start = f"from {self.from_K:g} K " if self.from_K else ""
         rate = "auto rate" if self.rate_K_per_min == "auto" else f"{self.rate_K_per_min:g} K/min"
@@ -82,17 +85,9 @@ class RampTemperature(Step):
         temperature.set_ramp(False, max_rate)
         temperature.set_setpoint(T_now)
         if self.from_K is not None and abs(T_now - self.from_K) > STABLE_FRACTION * self.from_K:
-            # even on the way to the start, never faster than the station allows
-            ctx.note(f"going to the start temperature {self.from_K:g} K at {max_rate:g} K/min")
-            temperature.set_ramp(True, max_rate)
-            temperature.set_setpoint(self.from_K)
-            travel_s = approach_duration_s(T_now, self.from_K, max_rate)
-            if not ctx.acquire_until(ctx.stable(self.from_K, STABLE_FRACTION, STABLE_WINDOW_S),
-                                     timeout_s=travel_s + START_TIMEOUT_S):
+            if not go_to_temperature(ctx, self.from_K, T_now, "the start temperature"):
                 ctx.note(f"did not settle at {self.from_K:g} K within 2 h; ramping anyway",
                          "warning")
-            temperature.set_ramp(False, max_rate)
-            temperature.set_setpoint(self.from_K)
             T_now = temperature.T_mc_K()
         governor = _RampGovernor(self, ctx, T_now)
         planned_s = ramp_duration_s(start, self.to_K, self.rate_K_per_min,
@@ -112,6 +107,22 @@ class RampTemperature(Step):
             ctx.note(f"the ramp did not reach {self.to_K:g} K within {timeout:g} s", "warning")
         return {"reached": reached, "final_rate_K_per_min": governor.rate,
                 "slowdowns": governor.slowdowns}
+
+
+def go_to_temperature(ctx: StepContext, T_K: float, T_now: float, what: str) -> bool:
+    """Regulating already, setpoint at T_now: go to T_K at the station's fastest allowed
+    rate (never faster, even on the way), measuring, and wait until T is stable there.
+    Returns whether it settled; the setpoint is left at T_K with the ramp off."""
+    temperature, max_rate = ctx.temperature, ctx.limits.max_temperature_ramp_K_per_min
+    ctx.note(f"going to {what} {T_K:g} K at {max_rate:g} K/min")
+    temperature.set_ramp(True, max_rate)
+    temperature.set_setpoint(T_K)
+    travel_s = approach_duration_s(T_now, T_K, max_rate)
+    settled = ctx.acquire_until(ctx.stable(T_K, STABLE_FRACTION, STABLE_WINDOW_S),
+                                timeout_s=travel_s + START_TIMEOUT_S)
+    temperature.set_ramp(False, max_rate)
+    temperature.set_setpoint(T_K)
+    return settled
 
 
 class _RampGovernor:
