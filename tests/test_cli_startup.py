@@ -50,6 +50,15 @@ def test_station_validation_knows_the_bridges_ramp_range_without_the_driver(mode
     assert bridge_ramp_range_K_per_min(model) == (span.low, span.high)
 
 
+@pytest.mark.parametrize("model", ["SR830", "SR860"])
+def test_station_validation_knows_the_lockins_input_without_the_driver(model):
+    """The adapter's copy of the input impedance (read to validate a station) is the
+    driver's own."""
+    from cryolab.roles.registry import MODELS, lockin_input_impedance
+
+    assert lockin_input_impedance(model) == tuple(MODELS[model].driver.INPUT_IMPEDANCE)
+
+
 def test_the_help_describes_the_measurement_not_the_code(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -117,6 +117,8 @@ class _LockInAdapter:
 class SR830LockIn(_LockInAdapter):
     model = "SR830"
     SINE_RANGE_V = Span(0.004, 5.0, "SR830 sine output")  # manual p. 5-5
+    #: the voltage input, (R_in Ω, C_in F) in parallel: the driver's SR830.INPUT_IMPEDANCE
+    INPUT_IMPEDANCE = (10.0e6, 25.0e-12)
     driver: SR830
 
     def __init__(self, name: str, driver: SR830) -> None:
@@ -132,6 +134,8 @@ class SR830LockIn(_LockInAdapter):
 class SR860LockIn(_LockInAdapter):
     model = "SR860"
     SINE_RANGE_V = Span(0.0, 2.0, "SR860 sine output")  # manual, SLVL
+    #: the voltage input, (R_in Ω, C_in F) in parallel: the driver's SR860.INPUT_IMPEDANCE
+    INPUT_IMPEDANCE = (10.0e6, 25.0e-12)
     driver: SR860
 
     def read(self) -> LockinReading:

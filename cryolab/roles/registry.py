@@ -188,8 +188,9 @@ def sine_output_range_V(model: str) -> tuple[float, float]:
 
 
 def lockin_input_impedance(model: str) -> tuple[float, float]:
-    """A lock-in model's voltage input: (R_in in Ω, C_in in F), in parallel."""
-    resistance_ohm, capacitance_F = MODELS[model].driver.INPUT_IMPEDANCE
+    """A lock-in model's voltage input: (R_in in Ω, C_in in F), in parallel (its adapter knows:
+    no driver is loaded to validate a station)."""
+    resistance_ohm, capacitance_F = MODELS[model].adapter.INPUT_IMPEDANCE  # type: ignore[attr-defined]
     return resistance_ohm, capacitance_F
 
 

@@ -44,8 +44,6 @@ class LinearityCheck(Step):
                                         + self.points * state.point_interval_s)
 
     def execute(self, ctx: StepContext) -> dict[str, Any]:
-        from cryolab.measurement import Flag
-
         acq = ctx.acq
         original_A = acq.requested_current_A  # the current asked for, not one derived from R
         channel = _first_longitudinal(acq)
@@ -74,6 +72,8 @@ class LinearityCheck(Step):
 def mean_rho(ctx: StepContext, channels: list[int], points: int) -> list[float]:
     """ρ of each of ``channels`` averaged over ``points`` points that did not overload (NaN
     for a channel that had none before the time-out)."""
+    from cryolab.measurement import Flag  # the measurement layer loads when a step runs
+
     acq = ctx.acq
     values: list[list[float]] = [[] for _ in channels]
 
