@@ -23,26 +23,10 @@ from cryolab.station import Station, connect, load_station
 
 
 @pytest.fixture
-def hall_bar_station(tmp_path):
-    """A station file of a Hall bar on two lock-ins: ``xx`` (longitudinal) on ``lockin_xx``,
-    ``xy`` (Hall) on ``lockin_xy``, driven by ``lockin_xx``'s current; otherwise the simulated
-    station."""
-    import yaml
-
-    base = Path(__file__).resolve().parent.parent / "cryolab" / "data" / "sim_station.yaml"
-    data = yaml.safe_load(base.read_text().replace(": off", ": 'off'"))
-    lockin = data["instruments"].pop("lockin")
-    data["name"] = "simulated Hall bar"
-    data["instruments"] = {"lockin_xx": lockin, "lockin_xy": dict(lockin),
-                           **data["instruments"]}
-    data["channels"] = {"xx": {"lockin": "lockin_xx", "kind": "longitudinal"},
-                        "xy": {"lockin": "lockin_xy", "kind": "hall",
-                               "bias": {"source": "lockin_xx"}}}
-    data["sample"]["thermometer_calibration"] = str(
-        base.parent / data["sample"]["thermometer_calibration"])
-    path = tmp_path / "sim_hall_bar.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+def hall_bar_station() -> Path:
+    """The shipped Hall bar on two lock-ins: ``xx`` (longitudinal) on ``lockin_xx``, ``xy``
+    (Hall) on ``lockin_xy``, driven by ``lockin_xx``'s current."""
+    return Path(__file__).resolve().parent.parent / "sequences" / "stations" / "sim_hall_bar.yaml"
 
 
 @pytest.fixture
