@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from cryolab.analysis.fit import MIN_POINTS
 from cryolab.analysis.hall import HallSummary, analyze_hall, hall_pairs
 from cryolab.analysis.summary import FieldSummary, analyze_points
 from cryolab.runfile import RunFile
@@ -33,14 +34,25 @@ FORMATS = (".png", ".pdf", ".svg")
 def field_colours(fields: list[float]) -> dict[float, tuple]:
     """One colour per field, by rank rather than by value, so that fields close in value (50,
     100, 150 … Oe on a 0–600 Oe night) are not shades a colour bar cannot tell apart: Tableau's
-    ten qualitative colours for up to ten fields, else evenly spaced along 'turbo'."""
+    ten qualitative colours for up to ten fields, their ten light companions after them for up
+    to twenty, else evenly spaced along 'turbo'."""
     ordered = sorted(set(fields))
-    if len(ordered) <= 10:
-        palette = matplotlib.colormaps["tab10"]
-        return {H: palette(i) for i, H in enumerate(ordered)}
+    if len(ordered) <= 20:
+        palette = matplotlib.colormaps["tab20"]  # (dark, light) pairs: the darks first
+        order = [2 * i for i in range(10)] + [2 * i + 1 for i in range(10)]
+        return {H: palette(order[i]) for i, H in enumerate(ordered)}
     palette = matplotlib.colormaps["turbo"]
     last = len(ordered) - 1
     return {H: palette(0.05 + 0.9 * i / last) for i, H in enumerate(ordered)}
+
+
+def sweep_fields(points: np.ndarray, summary: FieldSummary) -> list[float]:
+    """The fields the night measured at (|H|, rounded to 1 Oe): every fitted one, and any with
+    as many points as a fit needs; not the fields passed through while the magnet ramped."""
+    H = np.abs(np.round(points["field_Oe"][np.isfinite(points["field_Oe"])]))
+    values, counts = np.unique(H, return_counts=True)
+    return sorted({abs(r.field_Oe) for r in summary.rows}
+                  | {float(v) for v, n in zip(values, counts, strict=True) if n >= MIN_POINTS})
 
 
 def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: str = "xx",
@@ -50,13 +62,15 @@ def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: st
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, panels, width_ratios=[1.15, 1, 1][:panels])
     family, fields = axes[0], axes[1]
-    field_values = sorted({r.field_Oe for r in summary.rows} |
-                          set(np.round(points["field_Oe"][np.isfinite(points["field_Oe"])])))
+    field_values = sweep_fields(points, summary)
     colour_of = field_colours(field_values)
 
     rho_all, valid_all = points[f"{channel}_rho_ohm_sq"], points[f"{channel}_valid"]
-    rounded = np.round(points["field_Oe"])
+    rounded = np.abs(np.round(points["field_Oe"]))  # ±H in one colour: ρ_xx is even in H
     positive = rho_all > 0
+    ramping = positive & ~np.isin(rounded, field_values)  # taken while the field moved
+    family.plot(points["T_sample_K"][ramping], rho_all[ramping], ".", ms=1.5, color="0.6",
+                alpha=0.3, rasterized=True)
     for H in field_values:
         at = (rounded == H) & positive
         color = colour_of[H]
@@ -79,11 +93,12 @@ def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: st
     family.set_title("ρ(T) at each field — fits in black, excluded points faint")
     family.axhline(R_Q_OHM, color="tab:red", lw=0.8, ls=":")
     family.text(0.99, R_Q_OHM, f"R_Q = h/4e² = {R_Q_OHM / 1e3:.2f} kΩ", color="tab:red",
-                fontsize=8, ha="right", va="bottom", transform=family.get_yaxis_transform())
+                fontsize=8, ha="right", va="bottom", transform=family.get_yaxis_transform(),
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0})
     family.legend([Line2D([], [], ls="", marker="o", ms=5, color=colour_of[H])
                    for H in field_values], [f"{H:g} Oe" for H in field_values],
-                  title="H", fontsize=7, title_fontsize=7, ncol=2 if len(field_values) > 8 else 1,
-                  loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+                  title="|H|", fontsize=7, title_fontsize=7,
+                  ncol=2 if len(field_values) > 8 else 1, loc="lower right", framealpha=0.9)
 
     ins = [r for r in summary.rows if r.fit.model == "eq1"]
     sc = [r for r in summary.rows if r.fit.model == "eq2" and r.field_Oe > 0
