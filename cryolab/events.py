@@ -125,8 +125,24 @@ class InstrumentStatus:
     heater_range: int
 
 
+@dataclass(frozen=True)
+class HeatingFound:
+    """A linearity check found self-heating on a current path: every point of its channels
+    taken (before or after) at a power I²R_xx of at least ``power_W`` and a sample temperature
+    of at most ``T_K`` is heated at least as much, so it is flagged HEATED and not valid."""
+
+    time: float
+    step_index: int | None
+    source: str  # the current path (its driving lock-in)
+    channels: tuple[str, ...]  # the channels on that path
+    power_W: float
+    T_K: float
+    reason: str
+
+
 Event = (RunStarted | StepStarted | Point | Note | Alarm | StepEnded | RunEnded
-         | RunStateChanged | FitUpdated | SummaryUpdated | FaultOccurred | InstrumentStatus)
+         | RunStateChanged | FitUpdated | SummaryUpdated | FaultOccurred | InstrumentStatus
+         | HeatingFound)
 SubscriberFunc = Callable[[Event], None]
 
 
@@ -142,7 +158,8 @@ class Subscriber:
         super().__init_subclass__(**kwargs)
         cls._dispatch = {t: name for t in (RunStarted, StepStarted, Point, Note, Alarm,
                                            StepEnded, RunEnded, RunStateChanged, FitUpdated,
-                                           SummaryUpdated, FaultOccurred, InstrumentStatus)
+                                           SummaryUpdated, FaultOccurred, InstrumentStatus,
+                                           HeatingFound)
                          if hasattr(cls, name := _handler_name(t))}
 
     _dispatch: dict[type, str] = {}

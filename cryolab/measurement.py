@@ -44,11 +44,12 @@ class Flag(IntFlag):
     NOT_SETTLED = 4
     PHASE = 8
     INSTRUMENT_FAULT = 16
+    HEATED = 32  # at a power and temperature where a linearity check found self-heating
 
 
-_MISMATCH, _OVERLOAD, _NOT_SETTLED, _PHASE, _FAULT = (
+_MISMATCH, _OVERLOAD, _NOT_SETTLED, _PHASE, _FAULT, _HEATED = (
     int(f) for f in (Flag.THERMAL_MISMATCH, Flag.OVERLOAD, Flag.NOT_SETTLED, Flag.PHASE,
-                     Flag.INSTRUMENT_FAULT))
+                     Flag.INSTRUMENT_FAULT, Flag.HEATED))
 
 
 class ChannelReading(NamedTuple):
@@ -167,6 +168,9 @@ class SourceState:
     #: longitudinal channel once the input's share is taken out
     point_line: float = 0.0
     point_rho_ohm: float = 0.0  # ρ_xx of the point being taken: what loads a Hall channel
+    #: (power I²R_xx, sample T) at and beyond which a linearity check found heating
+    heating_bound: tuple[float, float] | None = None
+    point_heated: bool = False
 
 
 @dataclass
@@ -417,6 +421,9 @@ class Acquisition:
                     source.point_line = 0.0
                 I = source.point_I = V / (series + k2 * R)
                 source.point_rho_ohm = R * plan.w_over_l
+                bound = source.heating_bound
+                source.point_heated = bound is not None and bound[0] <= I * I * R \
+                    and T_sample <= bound[1]
                 if not overloaded:
                     source.last_R_ohm = R
             else:  # the path's longitudinal channel went first, if it has one
@@ -430,6 +437,8 @@ class Acquisition:
                     I, v = self.current_A(source), u
                 R = v / I
             flags = point_flags
+            if source.point_heated:
+                flags |= _HEATED
             if overloaded:
                 flags |= _OVERLOAD
             if moving or now < lockin.settled_at:

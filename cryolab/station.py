@@ -180,7 +180,13 @@ class FaultPolicyConfig(_Strict):
 
 
 class SimulationConfig(_Strict):
+    """The simulated twin's sample (used only with ``--sim``)."""
+
     preset: Literal["S0", "S1"] = "S1"
+    #: the film's Hall coefficient, Ω/T (ρ_xy = R_H·B)
+    hall_ohm_per_T: Annotated[Number, Field(ge=-1e6, le=1e6)] = 0.3
+    #: the Hall probes' offset along the bar over its width: ρ_xy picks up this × ρ_xx
+    hall_misalignment: Annotated[Number, Field(ge=-0.5, le=0.5)] = 0.01
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ def lab_for_station(config: StationConfig, preset: str | None = None
             "width_m": geometry.width_um * 1e-6, "length_m": geometry.length_um * 1e-6,
             "contact_ohm": wiring.lead_resistance_ohm,
             "bias_resistor_ohm": source.resistor_ohm,
-            "line_capacitance_F": wiring.line_capacitance_F}
+            "line_capacitance_F": wiring.line_capacitance_F,
+            "hall_ohm_per_T": config.simulation.hall_ohm_per_T,
+            "misalignment": config.simulation.hall_misalignment}
         if preset is not None:
             options["preset"] = preset
         samples[source.name] = options

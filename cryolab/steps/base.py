@@ -156,6 +156,8 @@ class StepContext(Protocol):
 
     def alarm(self, kind: str, message: str) -> None: ...
 
+    def flag_heating(self, source: str, power_W: float, T_K: float, reason: str) -> None: ...
+
 
 class Step(BaseModel):
     """A step of a sequence: its settings, validated strictly (unknown keys refused)."""
