@@ -15,6 +15,7 @@ from cryolab.analysis.summary import FieldResult, summarize
 from cryolab.events import (
     Alarm,
     FitUpdated,
+    HeatingFound,
     Note,
     RunStarted,
     StepStarted,
@@ -395,6 +396,13 @@ def test_alarms_come_from_typed_events_not_words_in_messages(gui):
                         Alarm(1.8e9, 0, "instrument_back", "bridge answers again")])
     settle(window)
     assert "instrument_down" not in window.store.alarms
+    # a linearity check that finds self-heating: a typed event, a warning on the banner
+    window.store.alarms.clear()
+    window.store.apply([HeatingFound(1.8e9, 4, "lockin", ("xx",), 2.5e-15, 0.08,
+                                     "ρ(xx) differs by 3 % at 1 nA")])
+    settle(window)
+    assert window.banner.isVisible() and window.banner.kind == "heating"
+    assert window.banner.label.text().startswith("⚠ SELF-HEATING: self-heating on xx")
 
 
 # ---------------------------------------------------------------------------- plots

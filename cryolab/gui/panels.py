@@ -13,7 +13,8 @@ OK, WARN, BAD = "#2e7d32", "#b26a00", "#c62828"
 ALARM_TITLES = {"quench": "MAGNET QUENCH", "over_temperature": "OVER TEMPERATURE",
                 "instrument_down": "INSTRUMENT NOT ANSWERING",
                 "thermal_mismatch": "OUT OF EQUILIBRIUM", "disk_space_low": "DISK SPACE LOW",
-                "write_failed": "RUN FILE NOT WRITTEN", "mismatch": "out of equilibrium",
+                "write_failed": "RUN FILE NOT WRITTEN", "heating": "SELF-HEATING",
+                "mismatch": "out of equilibrium",
                 "overload": "lock-in overload"}
 
 

@@ -18,6 +18,7 @@ from cryolab.events import (
 from cryolab.events import (
     FaultOccurred,
     FitUpdated,
+    HeatingFound,
     Note,
     RunEnded,
     RunStarted,
@@ -259,6 +260,11 @@ class DataStore:
                 self.alarms.pop("instrument_down", None)
             else:
                 self.alarms[event.kind] = Alarm("error", event.message)
+        elif isinstance(event, HeatingFound):
+            self.alarms["heating"] = Alarm(
+                "warning", f"self-heating on {', '.join(event.channels)}: points at ≥ "
+                           f"{event.power_W:.3g} W (I²R) and ≤ {event.T_K * 1e3:.4g} mK are "
+                           "flagged heated and excluded; a lower current would not heat")
         elif isinstance(event, FaultOccurred):
             r = event.report
             self.note("warning", f"{r.instrument}: {r.kind} ({r.action})", event.time)
