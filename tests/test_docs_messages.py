@@ -12,7 +12,8 @@ import pytest
 
 from cryolab.cli import main
 
-SEQUENCES_MD = Path(__file__).resolve().parent.parent / "docs" / "sequences.md"
+ROOT = Path(__file__).resolve().parent.parent
+SEQUENCES_MD = ROOT / "docs" / "sequences.md"
 
 
 def section(title: str) -> str:
@@ -28,7 +29,7 @@ def test_the_python_example_prints_the_plan_the_docs_show(tmp_path):
     shown = re.search(r"The output, trimmed:\n\n```\n(.*?)```", text, re.S).group(1)
     code = code.replace("/tmp/two_fields.yaml", str(tmp_path / "two_fields.yaml"))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, cwd=tmp_path)
+                            timeout=120, cwd=ROOT)  # this checkout's cryolab
     assert result.returncode == 0, result.stderr
     # the page trims the YAML in the middle; the check's result and the plan are shown whole
     tail = shown[shown.index("\n[]\n") + 1:].splitlines()
@@ -63,7 +64,6 @@ def test_both_validation_examples_are_found():
     assert [e[0] for e in _examples()] == ["bad.yaml", "bad2.yaml"]
 
 
-ROOT = SEQUENCES_MD.parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
