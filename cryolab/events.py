@@ -127,9 +127,10 @@ class InstrumentStatus:
 
 @dataclass(frozen=True)
 class HeatingFound:
-    """A linearity check found self-heating on a current path: every point of its channels
-    taken (before or after) at a power I²R_xx of at least ``power_W`` and a sample temperature
-    of at most ``T_K`` is heated at least as much, so it is flagged HEATED and not valid."""
+    """A linearity check found self-heating on a current path, at a power I²R_xx of ``power_W``
+    and a sample temperature ``T_K``. The hot electrons' T_e⁵ − T⁵ = P/Σ makes ΔT/T grow with
+    P/T⁵, so every point of the path's channels (taken before or after) with I²R_xx/T⁵ ≥
+    power_W/T_K⁵ is heated at least as much: it is flagged HEATED and not valid."""
 
     time: float
     step_index: int | None

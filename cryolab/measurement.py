@@ -168,8 +168,8 @@ class SourceState:
     #: longitudinal channel once the input's share is taken out
     point_line: float = 0.0
     point_rho_ohm: float = 0.0  # ρ_xx of the point being taken: what loads a Hall channel
-    #: (power I²R_xx, sample T) at and beyond which a linearity check found heating
-    heating_bound: tuple[float, float] | None = None
+    #: P/T⁵ (W/K⁵, P = I²R_xx) at and beyond which a linearity check found heating
+    heating_bound: float | None = None
     point_heated: bool = False
 
 
@@ -421,9 +421,10 @@ class Acquisition:
                     source.point_line = 0.0
                 I = source.point_I = V / (series + k2 * R)
                 source.point_rho_ohm = R * plan.w_over_l
+                # hot electrons: T_e⁵ − T⁵ = P/Σ, so ΔT/T grows with P/T⁵ (electron–phonon
+                # coupling in metal films, Wellstood, Urbina & Clarke, PRB 49, 5942 (1994))
                 bound = source.heating_bound
-                source.point_heated = bound is not None and bound[0] <= I * I * R \
-                    and T_sample <= bound[1]
+                source.point_heated = bound is not None and bound * T_sample**5 <= I * I * R
                 if not overloaded:
                     source.last_R_ohm = R
             else:  # the path's longitudinal channel went first, if it has one

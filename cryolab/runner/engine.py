@@ -145,9 +145,9 @@ class Engine:
         self.emit(Alarm(self.clock.now(), self.step_index, kind, message))
 
     def flag_heating(self, source: str, power_W: float, T_K: float, reason: str) -> None:
-        """From now on the path's points at ≥ power_W and ≤ T_K are HEATED; the writer marks
-        the ones already taken."""
-        self.acq.sources[source].heating_bound = (power_W, T_K)
+        """From now on the path's points with I²R/T⁵ ≥ power_W/T_K⁵ are HEATED (events.
+        HeatingFound); the writer marks the ones already taken."""
+        self.acq.sources[source].heating_bound = power_W / T_K**5
         channels = tuple(p.spec.name for p in self.acq._plans if p.source.name == source)
         self.emit(HeatingFound(self.clock.now(), self.step_index, source, channels, power_W,
                                T_K, reason))

@@ -5,6 +5,7 @@ resistance)."""
 from __future__ import annotations
 
 import math
+import statistics
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
@@ -55,7 +56,7 @@ class LinearityCheck(Step):
             rhos.append(mean_rho(ctx, channels, self.points, temperatures))
         ctx.excitation.set_current(original_A)
         ctx.sleep(acq.settle_time_s(0.999))
-        T_K = max(temperatures) if temperatures else math.nan
+        T_K = statistics.median(temperatures) if temperatures else math.nan
         results: dict[str, Any] = {"currents_nA": list(self.currents_nA)}
         deviations = []
         for j, channel in enumerate(channels):
@@ -73,15 +74,15 @@ class LinearityCheck(Step):
                 ctx.note(f"{name}: linear response ({summary}; max deviation {deviation:.2%})")
                 continue
             # the lowest current beyond the tolerance heats; so does any point at as much
-            # power (I²R) at a temperature no higher than here
+            # power per T⁵ (hot electrons: events.HeatingFound)
             current_nA = min(c for c, d in zip(self.currents_nA, off, strict=True)
                              if not d <= self.tolerance)
             R_ohm = series[self.currents_nA.index(current_nA)] / plan.w_over_l
             power_W = (current_nA * 1e-9) ** 2 * R_ohm
             reason = (f"linearity check: ρ({name}) differs by {deviation:.2%} (> "
                       f"{self.tolerance:.0%}) at {current_nA:g} nA, {T_K:.4g} K ({summary})")
-            ctx.note(f"{reason} — self-heating: points at ≥ {power_W:.3g} W (I²R) and "
-                     f"≤ {T_K:.4g} K are flagged 'heated'", "warning")
+            ctx.note(f"{reason} — self-heating: points with I²R/T⁵ ≥ {power_W:.3g} W / "
+                     f"({T_K:.4g} K)⁵ are flagged 'heated'", "warning")
             ctx.flag_heating(plan.source.name, power_W, T_K, reason)
         linear = all(d <= self.tolerance for d in deviations)
         results.update({"max_deviation": max(deviations), "linear": linear,
