@@ -231,3 +231,25 @@ def test_report_figure_and_run_file_fit(overnight_s1, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert len(result["fields"]) == 13
     assert result["summary"]["superconducting_exponent"] == pytest.approx(-0.45, abs=0.03)
+
+
+def test_report_tells_every_field_apart_and_labels_R_Q(overnight_s1):
+    """The 50–300 Oe curves are not shades of one colour: each field has its own colour, far
+    from its neighbours', named in a legend; the R_Q line says what it is."""
+    from matplotlib.colors import to_rgb
+
+    from cryolab.analysis.report import draw
+    from cryolab.units import R_Q_OHM
+
+    with RunFile(overnight_s1) as run:
+        points = run.points()
+    summary, _ = analyze_points(points)
+    family = draw(points, summary).axes[0]
+    legend = family.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert {"50 Oe", "100 Oe", "150 Oe", "200 Oe", "250 Oe", "300 Oe"} <= set(labels)
+    colours = [np.array(to_rgb(h.get_color())) for h in legend.legend_handles]
+    nearest = min(np.abs(a - b).sum() for i, a in enumerate(colours) for b in colours[i + 1:])
+    assert nearest > 0.1  # summed RGB difference: no two fields share a shade
+    assert any(t.get_text().startswith("R_Q = h/4e²") and t.get_position()[1] == R_Q_OHM
+               for t in family.texts)

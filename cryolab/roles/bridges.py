@@ -9,10 +9,14 @@ interlock (TLIMIT), the 370 none.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cryolab.roles.upkeep import DriverUpkeep
-from instruments.lakeshore_370 import LakeShore370
-from instruments.lakeshore_372 import LakeShore372
 from instruments.limits import Span
+
+if TYPE_CHECKING:  # the drivers load pymeasure: station validation reads RAMP_RATE_RANGE only
+    from instruments.lakeshore_370 import LakeShore370
+    from instruments.lakeshore_372 import LakeShore372
 
 
 class _BridgeAdapter(DriverUpkeep):
@@ -90,6 +94,8 @@ class LS372Bridge(_BridgeAdapter):
     model = "LS372"
     KELVIN, OHMS = "KRDG?", "SRDG?"
     driver: LakeShore372
+    #: the setpoint ramp rates the 372 takes, K/min (the driver's LS372Heater.RAMP_RATE_RANGE)
+    RAMP_RATE_RANGE = Span(0.001, 100.0, "372 range")
 
     def regulate_on(self, channel: int | str) -> None:
         mode = self.heater.output_mode
@@ -108,6 +114,8 @@ class LS370Bridge(_BridgeAdapter):
     model = "LS370"
     KELVIN, OHMS = "RDGK?", "RDGR?"
     driver: LakeShore370
+    #: the setpoint ramp rates the 370 takes, K/min (the driver's LS370Heater.RAMP_RATE_RANGE)
+    RAMP_RATE_RANGE = Span(0.001, 10.0, "370 range")
 
     def regulate_on(self, channel: int | str) -> None:
         mode = self.heater.output_mode

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from instruments.adapter import ConfirmingAdapter
-
 
 class DriverUpkeep:
     """Identify, reconnect, confirm writes and close: the same for a lock-in, a bridge and a
@@ -21,6 +19,8 @@ class DriverUpkeep:
         self.driver.reconnect()
 
     def confirm(self) -> None:
+        from instruments.adapter import ConfirmingAdapter  # pyvisa: not for validation alone
+
         adapter = self.driver.adapter
         if isinstance(adapter, ConfirmingAdapter):
             adapter.confirm()

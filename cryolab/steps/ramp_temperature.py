@@ -5,9 +5,8 @@ equilibrium with the mixing chamber."""
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from cryolab.measurement import Flag, Point
 from cryolab.steps.base import (
     MIN_TEMPERATURE_RATE_K_PER_MIN,
     STABILIZE_ESTIMATE_S,
@@ -19,6 +18,9 @@ from cryolab.steps.base import (
     Temperature,
     TemperatureRate,
 )
+
+if TYPE_CHECKING:  # the measurement layer loads the drivers; a sequence is checked without them
+    from cryolab.measurement import Point
 
 STABLE_FRACTION = 0.02  # a ramp's start and end count as reached within ±2 %
 STABLE_WINDOW_S = 60.0
@@ -128,6 +130,9 @@ class _RampGovernor:
     ``slow_down_after_points`` points in a row halves it (at most MAX_SLOWDOWNS times)."""
 
     def __init__(self, step: RampTemperature, ctx: StepContext, T_K: float) -> None:
+        from cryolab.measurement import Flag
+
+        self.mismatch_bit = int(Flag.THERMAL_MISMATCH)
         self.step, self.ctx = step, ctx
         self.auto = step.rate_K_per_min == "auto"
         self.factor = 1.0
@@ -150,7 +155,7 @@ class _RampGovernor:
     def on_point(self, point: Point) -> None:
         ctx, settings = self.ctx, self.ctx.settings
         T = point.T_mc_K
-        self.streak = self.streak + 1 if point.flags & Flag.THERMAL_MISMATCH else 0
+        self.streak = self.streak + 1 if point.flags & self.mismatch_bit else 0
         if self.streak >= settings.slow_down_after_points and self.ramping:
             if self.slowdowns < MAX_SLOWDOWNS:
                 self.factor /= 2
