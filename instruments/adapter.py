@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from typing import Any
 
 from pymeasure.adapters import VISAAdapter
 
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 class ConfirmingAdapter(VISAAdapter):
     """VISAAdapter that tracks whether its last write has been answered."""
+
+    connection: Any  # the pyvisa resource VISAAdapter opens (pymeasure is untyped)
 
     def __init__(self, resource_name: str, **kwargs) -> None:
         super().__init__(resource_name, **kwargs)

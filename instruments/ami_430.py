@@ -51,7 +51,7 @@ def _banner_timeout(adapter):
     """At least BANNER_TIMEOUT_MS for reading the welcome banner, then the usual timeout."""
     connection = getattr(adapter, "connection", None)
     usual = getattr(connection, "timeout", None)
-    if not isinstance(usual, int | float) or usual >= BANNER_TIMEOUT_MS:
+    if connection is None or not isinstance(usual, int | float) or usual >= BANNER_TIMEOUT_MS:
         yield  # no VISA timeout to raise (a test adapter), or already long enough
         return
     connection.timeout = BANNER_TIMEOUT_MS

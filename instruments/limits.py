@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import SupportsFloat, SupportsIndex, TypeGuard
 
 RELATIVE_SLACK = 1e-9
 
@@ -85,7 +86,7 @@ def one_of(quantity: str, unit: str = "") -> Callable[[object, Sequence], object
     return validator
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[str | bytes | SupportsFloat | SupportsIndex]:
     try:
         float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):

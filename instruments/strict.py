@@ -8,8 +8,17 @@ that into a ValueError naming the command, so the fault guard sees a garbled rep
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-class StrictValuesMixin:
+if TYPE_CHECKING:
+    # what the mixin is combined with (Instrument or Channel); untyped, so ``super().values`` is
+    # checked as pymeasure's. At run time the mixin derives from object and the MRO is unchanged.
+    from pymeasure.instruments.common_base import CommonBase as _Base
+else:
+    _Base = object
+
+
+class StrictValuesMixin(_Base):
     def values(self, command, separator=",", cast=float, preprocess_reply=None, maxsplit=-1,
                **kwargs):
         results = super().values(command, separator, cast, preprocess_reply, maxsplit, **kwargs)
