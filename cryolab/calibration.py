@@ -94,9 +94,9 @@ class Curve340:
         xs, ys = self._arrays
         R = np.asarray(R_ohm, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):  # R ≤ 0 → NaN, as out of range
-            x = np.log10(R) if log_R else np.where(R > 0, R, np.nan)
-        y = np.interp(x, xs, ys, left=np.nan, right=np.nan)
-        out = 10.0**y if log_T else y
+            x_arr = np.log10(R) if log_R else np.where(R > 0, R, np.nan)
+        y_arr = np.interp(x_arr, xs, ys, left=np.nan, right=np.nan)
+        out = 10.0**y_arr if log_T else y_arr
         return float(out) if np.ndim(out) == 0 else out
 
     @functools.cached_property
@@ -176,12 +176,12 @@ def parse_340(text: str, source: str = "<string>") -> Curve340:
             raise CalibrationError(
                 f"{where}: a data row needs '<index> <units> <temperature>', got {line!r}")
         try:
-            index, units, temp = int(fields[0]), float(fields[1]), float(fields[2])
+            index, unit, temp = int(fields[0]), float(fields[1]), float(fields[2])
         except ValueError:
             raise CalibrationError(f"{where}: data row is not numeric: {line!r}") from None
-        if not (math.isfinite(units) and math.isfinite(temp)):
+        if not (math.isfinite(unit) and math.isfinite(temp)):
             raise CalibrationError(f"{where}: data row holds a non-finite value: {line!r}")
-        rows.append((index, units, temp))
+        rows.append((index, unit, temp))
 
     for key in ("data_format", "n_breakpoints"):
         if key not in header:

@@ -43,7 +43,8 @@ class FitResult:
 
     @property
     def params(self) -> tuple[float, float, float]:
-        return tuple(self.values[name] for name in PARAMS[self.model])
+        a, b, c = PARAMS[self.model]
+        return self.values[a], self.values[b], self.values[c]
 
     @property
     def saturation_ohm_sq(self) -> float:
