@@ -21,10 +21,11 @@ import time
 import types
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeAlias, Union
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic_core import ErrorDetails
 
 MAX_INPUT_BYTES = 1_000_000  # a sequence or station file is a page of text, not megabytes
 PIPE_TIMEOUT_S = 10.0  # a pipe or terminal that sends nothing for this long is refused
@@ -114,7 +115,7 @@ def read_text(path: str | Path, cap: int = MAX_INPUT_BYTES, what: str = "file") 
 class _NoAliasLoader(yaml.SafeLoader):
     """SafeLoader that refuses anchors/aliases: they can expand a small file exponentially."""
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.constructor.ConstructorError(
@@ -122,7 +123,7 @@ class _NoAliasLoader(yaml.SafeLoader):
                 event.start_mark)
         return super().compose_node(parent, index)
 
-    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+    def construct_mapping(self, node, deep=False):
         """Refuse a key given twice: YAML would silently keep the last one."""
         seen: dict = {}
         for key_node, _ in node.value:
@@ -287,9 +288,23 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 NotBool = BeforeValidator(_not_bool)
 
 
+#: what a key that takes a number or the word ``auto`` holds once validated
+FloatOrAuto: TypeAlias = float | Literal["auto"]
+
+
 def number_or_auto(low: float, high: float, unit: str, low_inclusive: bool = False) -> Any:
     """A number in (low, high] ([low, high] with ``low_inclusive``) or the word ``auto``, as
-    one type with one message."""
+    one type with one message.
+
+    A type made by a call is opaque to a type checker; a module-level alias spelled out,
+    ``X = Annotated[FloatOrAuto, auto_or_number(low, high, unit)]``, is the same type and
+    checkable."""
+    return Annotated[FloatOrAuto, auto_or_number(low, high, unit, low_inclusive)]
+
+
+def auto_or_number(low: float, high: float, unit: str,
+                   low_inclusive: bool = False) -> BeforeValidator:
+    """The validator of :func:`number_or_auto`, for an ``Annotated[FloatOrAuto, …]`` alias."""
 
     def check(value: Any) -> float | str:
         value = _number_or_auto(value)
@@ -301,7 +316,7 @@ def number_or_auto(low: float, high: float, unit: str, low_inclusive: bool = Fal
             raise ValueError(f"must be {word} {low:g} and at most {high:g} {unit}, or 'auto'")
         return value
 
-    return Annotated[float | Literal["auto"], BeforeValidator(check)]
+    return BeforeValidator(check)
 
 
 # ------------------------------------------------------------------------------- messages
@@ -349,7 +364,7 @@ PATTERN_WORDS = {
 }
 
 
-def _plain_message(err: dict[str, Any]) -> str:
+def _plain_message(err: ErrorDetails) -> str:
     """pydantic's message in a physicist's words."""
     kind, ctx = err["type"], err.get("ctx") or {}
     msg = err["msg"]

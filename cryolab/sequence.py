@@ -219,8 +219,9 @@ def _lenient(model: type[BaseModel], raw: Any) -> Any:
     if not isinstance(raw, dict):
         return None
     fields = model.model_fields
-    usable = {k: v for k, v in raw.items() if k in fields and isinstance(v, int | float | list)
-              and not isinstance(v, bool)}
+    usable: dict[str, Any] = {k: v for k, v in raw.items()
+                              if k in fields and isinstance(v, int | float | list)
+                              and not isinstance(v, bool)}
     return model.model_construct(**usable)
 
 

@@ -128,7 +128,9 @@ class Model:
     driver_options: Callable[[Any], dict[str, Any]] = lambda config: {}
 
     @property
-    def driver(self) -> type:
+    def driver(self) -> type[Any]:
+        """A pymeasure Instrument subclass; pymeasure is untyped, so its class attributes
+        (READ_TERMINATION, TIME_CONSTANTS, …) are Any."""
         return _load(self.driver_path)
 
     @property
