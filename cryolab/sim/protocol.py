@@ -162,6 +162,10 @@ class rest:  # noqa: N801
         return [self.parser(a) for a in args]
 
 
+#: how a row takes one argument: a parser, an ``optional`` one or ``rest`` of the arguments
+ArgSpec = Parser | optional | rest
+
+
 def _parse_all(parsers: tuple, args: list[str]) -> list:
     values = []
     for i, p in enumerate(parsers):
@@ -235,14 +239,14 @@ class Row:
     """
 
     def __init__(self, command: str | tuple[str, ...], *, get: Callable | None = None,
-                 get_args: Parser | tuple = (), set: Parser | tuple = (),
+                 get_args: ArgSpec | tuple = (), set: ArgSpec | tuple = (),
                  apply: Callable | None = None) -> None:
         self.names = (command,) if isinstance(command, str) else tuple(command)
         self.query = None if get is None else _invoker(get, _as_tuple(get_args))
         self.setter = None if apply is None else _invoker(apply, _as_tuple(set))
 
 
-def _as_tuple(parsers: Parser | tuple) -> tuple:
+def _as_tuple(parsers: ArgSpec | tuple) -> tuple:
     return parsers if isinstance(parsers, tuple) else (parsers,)
 
 
@@ -250,8 +254,8 @@ class Stored(Row):
     """A setting with a power-on value: stored per device in ``device.stored``, reset to
     ``default`` by ``*RST``; by default answered as a bare integer and set as it is parsed."""
 
-    def __init__(self, command: str, default: Any, set: Parser | tuple,
-                 *, get: Callable | None = None, get_args: Parser | tuple = (),
+    def __init__(self, command: str, default: Any, set: ArgSpec | tuple,
+                 *, get: Callable | None = None, get_args: ArgSpec | tuple = (),
                  apply: Callable | None = None) -> None:
         def store(device: Any, value: Any) -> None:
             device.stored[command] = value
@@ -412,7 +416,9 @@ def split_args(text: str) -> list[str]:
 
 
 def _split_outside_quotes(text: str, separator: str) -> list[str]:
-    parts, current, quoted_ = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted_ = False
     for c in text:
         if c == '"':
             quoted_ = not quoted_
@@ -438,7 +444,8 @@ class TableDevice:
     table: ClassVar[Table]
     #: what the instrument does in a lab: "lockin", "bridge" or "magnet"
     role: ClassVar[str]
-    idn: ClassVar[str]
+    #: the identification reply (a class constant, or per instance where firmware varies)
+    idn: str
     reply_terminator: ClassVar[str] = "\n"
     #: None: one reply line per query; a string: all replies of a line joined into one line
     join_replies: ClassVar[str | None] = None
@@ -450,6 +457,9 @@ class TableDevice:
     banner: tuple[str, ...] = ()
     banner_delay_s: float = 0.0
     max_connections: int | None = None
+    #: the values of the table's ``Stored`` rows, for a device whose table has any
+    #: (``self.stored = self.table.defaults()`` in its constructor)
+    stored: dict[str, Any]
 
     def __init__(self, world: Any, name: str) -> None:
         self.world = world

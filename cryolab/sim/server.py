@@ -28,11 +28,18 @@ log = logging.getLogger(__name__)
 class Device(Protocol):
     """A simulated instrument's command interpreter and the quirks of its connections."""
 
-    reply_terminator: str
     banner: tuple[str, ...]  # lines sent on every new connection, ``banner_delay_s`` after it
     banner_delay_s: float
     max_connections: int | None  # further connections are closed at once; None: no limit
-    answers_every_line: bool  # sets answered too (Mercury iPS): every line is a query to fault
+
+    # read-only members, so a device class may set them as class constants
+    @property
+    def reply_terminator(self) -> str: ...
+
+    @property
+    def answers_every_line(self) -> bool:
+        """Sets answered too (Mercury iPS): every line is a query to fault."""
+        ...
 
     def handle_line(self, line: str) -> list[str]:
         """Execute one input line; return the reply lines (without terminators)."""

@@ -46,10 +46,10 @@ def lab_for_station(config: StationConfig, preset: str | None = None
     for name in sources + [n for n in lockins if n not in samples]:
         channel = channels.get(name)
         measures = "xy" if channel is not None and channel.kind == "hall" else "xx"
-        source = channel.source if channel is not None else name
-        lock_wiring: dict[str, Any] = {"sample": source, "measures": measures}
-        if source != name:
-            lock_wiring["driven_by"] = source
+        driver = channel.source if channel is not None else name
+        lock_wiring: dict[str, Any] = {"sample": driver, "measures": measures}
+        if driver != name:
+            lock_wiring["driven_by"] = driver
         amp = config.channels[channel.name].preamplifier if channel is not None and \
             channel.name in config.channels else None
         if amp is not None:  # the station's preamplifier, not the lock-in's input, loads it

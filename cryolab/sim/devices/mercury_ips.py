@@ -148,7 +148,7 @@ class MercuryIPSDevice(TableDevice):
         if found is None or (value is None and not query):
             return f"{echo}{path}:INVALID"
         side, _ = found
-        if query:
+        if value is None:  # a query: only a set carries a value, its last term
             return f"STAT:{path}:{side(self, [uid])}"
         try:
             refusal = side(self, [uid, value])
