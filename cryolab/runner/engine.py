@@ -12,6 +12,7 @@ quick; a subscriber that raises stops the run safely.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -407,7 +408,7 @@ class Engine:
             for name, source in st.sources.items():
                 actions.append((name, "excitation to minimum", "minimum excitation",
                                 source.set_minimum,
-                                lambda source=source: self._excitation_is_minimum(source)))
+                                functools.partial(self._excitation_is_minimum, source)))
         results, all_confirmed = [], True
         for instrument, name, what, do, confirm in actions:
             try:
