@@ -2,7 +2,8 @@
 
 I = V / (R_bias + R_2pt): the source voltage is chosen from the requested current and the best
 estimate of the sample's two-point resistance, and the actual current is reported back from the
-voltage the source says it is putting out (paper, Methods; DESIGN.md).
+voltage the source says it is putting out (the paper's Methods: an AC voltage source in series
+with a 1 GΩ resistor).
 """
 
 from __future__ import annotations

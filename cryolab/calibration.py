@@ -1,9 +1,9 @@
 """Lake Shore ``.340`` thermometer curves: parse, check, write, and convert R ↔ T the way the
 instrument does for the curve's data format.
 
-File layout (protocols.md §4): ``key: value`` header lines, a blank line, a column title line,
-then one ``<index> <units> <temperature K>`` row per breakpoint. Units depend on the data
-format: 3 = Ω, 4 = log10 Ω (the usual RuO₂ format), 5 = log10 Ω against log10 K.
+File layout (Lake Shore's published curve files): ``key: value`` header lines, a blank line, a
+column title line, then one ``<index> <units> <temperature K>`` row per breakpoint. Units depend
+on the data format: 3 = Ω, 4 = log10 Ω (the usual RuO₂ format), 5 = log10 Ω against log10 K.
 
 Interpolation is linear between breakpoints in the format's own coordinates, as a Lake Shore
 controller does with a loaded curve (Model 372 manual §6.6.1, CRVHDR: "3 = Ω/K (linear),

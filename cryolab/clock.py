@@ -3,7 +3,7 @@
 Every wait in cryolab (settle times, ramps, holds, point pacing) goes through one of these, never
 through bare ``time.sleep``, so simulated time can run faster than the wall clock. Times are
 Unix seconds; in simulated runs they start at the wall time of the start and advance ``speed``
-times faster (DESIGN.md, "The clock").
+times faster (docs/simulation.md §2).
 """
 
 from __future__ import annotations

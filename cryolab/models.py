@@ -1,7 +1,7 @@
 """The paper's resistivity laws, Eq. 1 and Eq. 2, shared by the simulator and the analysis.
 
 Zhang, Palevski & Kapitulnik, "Anomalous metals: from failed superconductor to failed
-insulator" (shared/paper/anomalous_metals.txt). Activation energies are given as temperatures
+insulator" (PNAS, 2022; docs/analysis.md). Activation energies are given as temperatures
 E_a/k_B in kelvin; ρ in Ω/□, σ in S/□.
 """
 

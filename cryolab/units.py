@@ -11,7 +11,7 @@ K_B = 1.380649e-23
 #: Cooper-pair resistance quantum R_Q = h / 4e² ≈ 6.45 kΩ (paper, Fig. 4b separatrix)
 R_Q_OHM = PLANCK_J_S / (4 * ELEMENTARY_CHARGE_C**2)
 
-#: 1 T = 10 kG = 10 000 Oe in vacuum (B in G ≡ H in Oe; protocols.md §3.2)
+#: 1 T = 10 kG = 10 000 Oe in vacuum (B in G ≡ H in Oe)
 OE_PER_TESLA = 1.0e4
 OE_PER_KILOGAUSS = 1.0e3
 

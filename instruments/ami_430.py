@@ -19,7 +19,7 @@ from instruments.limits import LimitError, Span, in_range
 from instruments.strict import StrictValuesMixin
 
 BANNER = "American Magnetics Model 430 IP Interface"
-OE_PER_UNIT = {0: 1.0e3, 1: 1.0e4}  # FIELD:UNITS 0 kilogauss, 1 tesla (protocols.md §3.2)
+OE_PER_UNIT = {0: 1.0e3, 1: 1.0e4}  # FIELD:UNITS 0 kilogauss, 1 tesla (430 manual ch. 4)
 SECONDS_PER_UNIT = {0: 1.0, 1: 60.0}  # RAMP:RATE:UNITS 0 per second, 1 per minute
 
 
@@ -148,7 +148,8 @@ class AMI430(StrictValuesMixin, _PymeasureAMI430):
             raise LimitError("magnet ramp rate: must be above 0 Oe/s")
         per_unit_time = self._from_oe(rate) * SECONDS_PER_UNIT[self._rate_units]
         upper = self._from_oe(self.field_limits_Oe.high)
-        # one segment; the last segment's upper bound is not a limit (protocols.md §3.3)
+        # one segment; the last segment's upper bound is not a limit (QCoDeS's 430 driver sends
+        # ``1,rate,0`` and ramps to any field)
         self.write("CONF:RAMP:RATE:SEG 1")
         self.write(f"CONF:RAMP:RATE:FIELD 1,{per_unit_time:.6g},{upper:.6g}")
 

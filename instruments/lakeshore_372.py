@@ -198,7 +198,7 @@ class LS372Heater(StrictValuesMixin, Channel):
     @property
     def heater_setup(self) -> tuple[float, int, float, int]:
         """HTRSET? — the 372 answers four fields: resistance, max current, max user current,
-        display (protocols.md §2.5)."""
+        display (372 manual p. 163)."""
         R, max_i, max_user, display = self.values("HTRSET? {ch}")
         return float(R), int(float(max_i)), float(max_user), int(float(display))
 

@@ -55,7 +55,8 @@ class FitResult:
         return rho(self.model, T_K, *self.params)
 
     def as_json(self) -> dict:
-        """DESIGN.md's fit object; an undetermined value or error is null (JSON has no inf)."""
+        """The object ``cryolab fit --json`` prints (docs/analysis.md); an undetermined value or
+        error is null (JSON has no inf)."""
         return {"model": self.model, "n_points": self.n_points,
                 "params": {k: {"value": _finite(self.values[k]), "stderr": _finite(self.stderr[k])}
                            for k in PARAMS[self.model]},

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 #: 372 sample-heater (output 0) full-scale currents by range index (372 manual, RANGE)
 HEATER_RANGE_A = (0.0, 31.6e-6, 100e-6, 316e-6, 1e-3, 3.16e-3, 10e-3, 31.6e-3, 100e-3)
 
-# 372 OUTMODE modes (protocols.md §2.5)
+# 372 OUTMODE modes (372 manual §6.6, OUTMODE)
 MODE_OFF, MODE_MONITOR, MODE_OPEN_LOOP, MODE_ZONE, MODE_STILL, MODE_CLOSED_LOOP, MODE_WARMUP = \
     range(7)
 

@@ -10,7 +10,8 @@ high-impedance preamplifier is another ``LockinInput`` (``preamplifier``).
 
 The filter is n identical RC stages (6 dB/oct each) acting on the complex demodulated signal
 X + iY, updated exactly for an input held constant over a step, so a reading taken before the
-settle time is wrong by the amount the SR830 manual's filter model says (protocols.md §1.4). The
+settle time is wrong by what n RC stages leave after a step, e^(−t/τ)·Σ_{k<n}(t/τ)^k/k! (99 %
+after 4.6, 6.6, 8.4, 10.0 τ for 6 to 24 dB/oct: the usual "5, 7, 9, 10 τ" rule). The
 noise is an Ornstein–Uhlenbeck process per quadrature with rms (input noise density)·√ENBW and
 a correlation time of 1/(4·ENBW): it shrinks with longer time constants and steeper slopes,
 and two readings taken within one time constant are correlated, as on the real instrument.

@@ -3,8 +3,8 @@
 The states are the supply's, in no model's codes (a twin maps them to its own, e.g. the 430's
 STATE?): ramp → RAMPING while the current moves at the rate, then HOLDING at the target;
 pause → PAUSED; zero → ZEROING, then AT_ZERO below 0.1 % of the limit; a quench → QUENCHED with
-the current collapsed, until the quench flag is cleared (then PAUSED, as the 430 does ⚠
-protocols.md §3.4).
+the current collapsed, until the quench flag is cleared (then PAUSED ⚠: assumed; the 430
+manual's Table 4-5 lists the states, not this transition).
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ A device is a class with one table, a list of ``Row`` s that reads like the manu
 list: the mnemonic (or SCPI path), the parsers of its arguments, what setting it does and what
 asking it answers. ``TableDevice.handle_line`` splits a line into commands, finds each row with
 one dict lookup, parses the arguments and calls the row; an unknown command or a bad argument
-goes to the device's ``command_error`` (a status bit, an error queue), never into a reply
-(protocols.md §0). Quirks that differ between models — reply terminator, how several replies on
-a line come back (one line each, joined, or only the last), a banner, a connection limit — are
-class attributes of the device.
+goes to the device's ``command_error`` (a status bit, an error queue), never into a reply, as
+on the real instruments. Quirks that differ between models — reply terminator, how several
+replies on a line come back (one line each, joined, or only the last), a banner, a connection
+limit — are class attributes of the device.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ Invoker = Callable[[Any, list[str]], str | None]
 
 # ------------------------------------------------------------------------------ parsers
 # Every parser takes one argument as sent and returns its value, or raises ValueError; any float
-# spelling is accepted (``5``, ``.5E1``, ``+000.100``, ``001``; protocols.md §0).
+# spelling is accepted (``5``, ``.5E1``, ``+000.100``, ``001``: pymeasure and QCoDeS send them).
 
 
 def _integer(text: str) -> int:
@@ -307,7 +307,7 @@ class Table:
 
 
 class ScpiTable(Table):
-    """Rows matched SCPI-style: every node in its short or long form (protocols.md §3.1)."""
+    """Rows matched SCPI-style: every node in its short or long form (430 manual §4.6.1)."""
 
     MEMO_LIMIT = 512  # distinct headers remembered; garbage beyond that is looked up each time
 

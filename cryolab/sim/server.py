@@ -1,8 +1,9 @@
 """A TCP line server on 127.0.0.1 that feeds a simulated instrument, with fault injection.
 
-Framing follows protocols.md §0: a command line ends at LF, CR or CR LF, empty lines are ignored,
-each connection gets its own input buffer, replies get the instrument's terminator. Every received
-line is recorded with its simulated time, so a test can prove what was (and was not) sent.
+Framing as the real instruments accept it: a command line ends at LF, CR or CR LF, empty lines
+are ignored, each connection gets its own input buffer, replies get the instrument's terminator.
+Every received line is recorded with its simulated time, so a test can prove what was (and was
+not) sent.
 Queries (lines with a ``?``, or every line of an instrument that answers every line) pass a
 fault injector first (``cryolab.sim.faults``).
 """
@@ -134,7 +135,7 @@ class LineServer:
             banner = self.device.banner
             if banner:
                 # sent late on purpose: QCoDeS device-clears right after connecting and would
-                # swallow an immediate banner (protocols.md §3.1)
+                # swallow an immediate banner (pyvisa-py's clear drains until 0.1 s of silence)
                 if self._stop.wait(self.device.banner_delay_s):
                     return
                 conn.sendall(b"".join(b.encode() + terminator for b in banner))

@@ -6,7 +6,7 @@ QCoDeS's ``CURR:LIMIT?`` too). Every field value, rate and the coil constant fol
 ``FIELD:UNITS`` (0 kG, 1 T) and ``RAMP:RATE:UNITS`` (0 per s, 1 per min). Integer replies are bare
 integers (QCoDeS maps ``STATE?`` with ``int()``). Set commands and errors stay silent; errors
 queue for ``SYST:ERR?``. Each connection is greeted with the two-line banner, late, so a client's
-device clear cannot swallow it (protocols.md §3.1).
+device clear cannot swallow it (pyvisa-py's socket clear drains input until 0.1 s of silence).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ class AMI430Device(TableDevice):
     reply_terminator = "\r\n"
     banner = ("American Magnetics Model 430 IP Interface", "Hello.")
     # sent late on purpose: QCoDeS device-clears right after connecting and would swallow an
-    # immediate banner; 0.12–0.3 s all worked (protocols.md §3.1)
+    # immediate banner; 0.12–0.3 s all worked with QCoDeS 0.58 over pyvisa-py 0.8.1, 0 s never
+    # (the real unit's delay is not documented ⚠)
     banner_delay_s = 0.3
 
     def __init__(self, world: World, name: str = "magnet") -> None:

@@ -5,7 +5,8 @@ Replies end with CR LF; several queries on one line are answered in one line joi
 Readings are printed the way the hardware prints them (``+012.034E-03``), settings as zero-padded
 integers (``INSET?`` → ``1,007,003,21,1``). Both the manual's ``RDGK?``/``RDGR?`` and the drivers'
 ``KRDG?``/``SRDG?`` are answered. Invalid input gets no reply. ``HTRSET?`` answers four fields, as
-a real 372 does (QCoDeS's five-field parse fails against hardware too; protocols.md §5.2).
+a real 372 does (372 manual p. 163; QCoDeS's five-field Model 336 parse fails against hardware
+too).
 
 Wiring of the simulated fridge: channel 1 is the mixing-chamber RuO₂ (its curve is loaded as
 curve 21, so KRDG? 1 gives kelvin), channel 2 the sample's on-chip RuO₂ (no curve: cryolab
@@ -56,7 +57,7 @@ STATUS_R_OVER, STATUS_T_OVER, STATUS_T_UNDER = 16, 64, 128
 #: (the Model 340's, manual p. 9-29; accepted here so a .340 of that format can be loaded ⚠ the
 #: 372 lists 3, 4 and 7, cubic spline, which the twin does not model)
 CURVE_FORMATS = (3, 4, 5)
-ESR_EXE, ESR_CMD = 16, 32  # ⚠ the 372's own *ESR? bits were not checked (protocols.md §2.1)
+ESR_EXE, ESR_CMD = 16, 32  # ⚠ IEEE 488.2's bits; the 372 manual's *ESR? was not checked
 
 # argument parsers of the 372's command list
 INPUT = channel(INPUTS)  # A or 1–16

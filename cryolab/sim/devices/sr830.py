@@ -87,7 +87,7 @@ class SR830Device(TableDevice):
         self.reset()
 
     def reset(self) -> None:
-        """*RST defaults (⚠ protocols.md §7: assumed from the front-panel defaults)."""
+        """*RST defaults (⚠ assumed from the front-panel defaults, not the SR830 manual's list)."""
         with self.world.lock:
             self._change(frequency_Hz=1000.0, amplitude_V=1.0, phase_deg=0.0, tau_s=0.1,
                          slope_dB=12, sensitivity_V=1.0, external_reference=False)
@@ -123,7 +123,7 @@ class SR830Device(TableDevice):
         return self.world.reference_frequency_Hz(self.lk)
 
     def set_amplitude(self, v: float) -> None:
-        # ⚠ 2 mV resolution (protocols.md §1.2)
+        # ⚠ 2 mV resolution: assumed, not confirmed in the SR830 manual
         self._change(amplitude_V=round(v / 0.002) * 0.002)
 
     def set_phase(self, p_deg: float) -> None:
