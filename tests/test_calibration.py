@@ -13,7 +13,8 @@ from cryolab.sim.sample import ruo2_mc_ohm, ruo2_sample_ohm
 from cryolab.sim.world import World
 from cryolab.station import load_station
 
-# The example file of protocols.md §4: R = 1100 Ω · exp(√(0.1 K / T)), format 4 (log10 Ω).
+# An invented RuO2 curve in Lake Shore's .340 layout: R = 1100 Ω · exp(√(0.1 K / T)), format 4
+# (log10 Ω).
 EXAMPLE = """Sensor Model:   RuO2-SIM-1k
 Serial Number:  CL000001
 Data Format:    4      (Log Ohms/Kelvin)

@@ -1,5 +1,5 @@
-"""`cryolab sim serve` as DESIGN.md specifies it: one NAME RESOURCE line each, then serve until
-SIGINT/SIGTERM and exit cleanly."""
+"""`cryolab sim serve` as docs/simulation.md §7 describes it: one NAME RESOURCE line each, then
+serve until SIGINT/SIGTERM and exit cleanly."""
 
 import re
 import signal

@@ -1,6 +1,7 @@
 """Drivers checked against the manuals line by line with pymeasure's expected_protocol.
 
-Replies are written the way the hardware prints them (protocols.md §6.20): SR830 plain floats,
+Replies are written the way the hardware prints them (the manuals' examples, replies recorded
+from real units), not as repr(float) would: SR830 plain floats,
 372 ``+012.034E-03`` readings and zero-padded settings, 430 plain decimals and bare integers.
 A refused request must raise before anything is written: expected_protocol fails on any
 unexpected write, so an empty protocol proves that nothing was sent.
@@ -74,7 +75,7 @@ def test_sr830_settle_time_asks_time_constant_and_slope():
 @pytest.mark.parametrize(("slope", "tau_units"), [(6, 4.605), (12, 6.638), (18, 8.406),
                                                   (24, 10.045)])
 def test_settle_times_reproduce_the_filter_table(slope, tau_units):
-    # protocols.md §1.4: 99 % after 4.6, 6.6, 8.4, 10.0 τ
+    # n RC stages settle to 99 % after 4.6, 6.6, 8.4, 10.0 τ (1 − e^(−x)·Σ_{k<n} x^k/k! = 0.99)
     assert settle_time_s(3.0, slope, 0.99) == pytest.approx(3.0 * tau_units, rel=1e-3)
 
 

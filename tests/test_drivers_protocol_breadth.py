@@ -1,10 +1,10 @@
 """SR860, Lake Shore 370, Mercury iPS and Cryomagnetics 4G drivers checked line by line.
 
 Same rules as test_drivers_protocol.py: replies are written as the hardware prints them
-(protocols-breadth.md), an empty or shorter protocol proves that a refused request sent
-nothing, and unit conversions are checked with numbers worked by hand:
-300 Oe = 0.03 T = 0.3 kG; 1 Oe/s = 1e-4 T/s = 0.006 T/min; with a coil constant of
-0.1 T/A = 1000 Oe/A, 300 Oe = 0.3 A and 1 Oe/s = 0.001 A/s.
+(the manuals' examples and the replies the third-party drivers parse), an empty or shorter
+protocol proves that a refused request sent nothing, and unit conversions are checked with
+numbers worked by hand: 300 Oe = 0.03 T = 0.3 kG; 1 Oe/s = 1e-4 T/s = 0.006 T/min; with a
+coil constant of 0.1 T/A = 1000 Oe/A, 300 Oe = 0.3 A and 1 Oe/s = 0.001 A/s.
 """
 
 import math

@@ -1,4 +1,4 @@
-"""The simulated instruments on the wire: framing, formats, silence and faults (protocols.md)."""
+"""The simulated instruments on the wire: framing, formats, silence and faults."""
 
 import re
 import socket

@@ -1,4 +1,4 @@
-"""Unmodified third-party drivers against the simulated instruments (protocols.md §5–§6).
+"""Unmodified third-party drivers against the simulated instruments (pymeasure 0.16, QCoDeS 0.58).
 
 pymeasure's SR830 and QCoDeS's Lake Shore 372 and AMI 430 must work against the simulators as
 they do against hardware — including QCoDeS's HTRSET? parse failure, which a real 372 causes too.
