@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from cryolab.measurement import Point
 from cryolab.sequence import PlannedStep
@@ -50,7 +50,7 @@ class Note:
 #: what can need a person; notifications are routed by these names
 AlarmKind = Literal["quench", "over_temperature", "instrument_down", "instrument_back",
                     "thermal_mismatch", "disk_space_low", "write_failed"]
-ALARM_KINDS: tuple[str, ...] = AlarmKind.__args__  # type: ignore[attr-defined]
+ALARM_KINDS: tuple[str, ...] = get_args(AlarmKind)
 
 
 @dataclass(frozen=True)

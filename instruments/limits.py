@@ -48,7 +48,7 @@ def _as_float(quantity: str, value: object) -> float:
     if isinstance(value, bool):
         raise LimitError(f"{quantity}: {value!r} is not a number")
     try:
-        return float(value)  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]  # any object: float() judges, errors caught
     except (TypeError, ValueError):
         raise LimitError(f"{quantity}: {value!r} is not a number") from None
 
@@ -88,7 +88,7 @@ def one_of(quantity: str, unit: str = "") -> Callable[[object, Sequence], object
 
 def _is_number(value: object) -> TypeGuard[str | bytes | SupportsFloat | SupportsIndex]:
     try:
-        float(value)  # type: ignore[arg-type]
+        float(value)  # type: ignore[arg-type]  # any object: float() judges, errors caught
     except (TypeError, ValueError):
         return False
     return True
