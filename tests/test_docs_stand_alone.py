@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCOPE = ["cryolab", "instruments", "docs", "tests", "sequences", "README.md"]
 
 # spelled in pieces so that this file does not cite them itself
-OUTSIDE = ["DESIGN" + ".md", "protocols" + ".md", "protocols-breadth" + ".md", ".." + "/shared",
+OUTSIDE = ["DESIGN" + ".md", "protocols" + ".md", "protocols-" + "breadth.md", ".." + "/shared",
            "shared" + "/paper"]
 
 #: Files that may still cite an outside file, each until its owner replaces the citation.
