@@ -71,15 +71,15 @@ def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: st
     ramping = positive & ~np.isin(rounded, field_values)  # taken while the field moved
     family.plot(points["T_sample_K"][ramping], rho_all[ramping], ".", ms=1.5, color="0.6",
                 alpha=0.3, rasterized=True)
-    for H in field_values:
-        at = (rounded == H) & positive
-        color = colour_of[H]
+    for field_Oe in field_values:
+        at = (rounded == field_Oe) & positive
+        colour = colour_of[field_Oe]
         excluded = at & ~valid_all
         valid = at & valid_all
         family.plot(points["T_sample_K"][excluded], rho_all[excluded], ".",
-                    ms=2, color=color, alpha=0.12, rasterized=True)
+                    ms=2, color=colour, alpha=0.12, rasterized=True)
         family.plot(points["T_sample_K"][valid], rho_all[valid], ".", ms=2.5,
-                    color=color, rasterized=True)
+                    color=colour, rasterized=True)
     for row in summary.rows:
         f = row.fit
         T = np.geomspace(f.T_min_K, f.T_max_K, 200)
