@@ -70,7 +70,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
 def test_pages_cite_only_files_in_the_repository(page):
     """A page stands alone: every .md it names and every relative link resolves inside the
-    repository (no DESIGN.md, no notes kept elsewhere)."""
+    repository (no design notes or other files kept elsewhere)."""
     text = page.read_text(encoding="utf-8")
     cited = set(re.findall(r"[\w./-]*\w\.md\b", text))
     cited |= {link.split("#")[0] for link in re.findall(r"\]\(([^)#][^)]*)\)", text)
