@@ -520,7 +520,7 @@ minute). Each command has its own --help.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cryolab.roles.registry import DEFAULT_MODEL_OF_KEY, models_of
+    from cryolab.roles.registry import DEFAULT_MODEL_OF_KEY, Role, models_of
 
     parser = argparse.ArgumentParser(prog="cryolab", description=__doc__, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -535,8 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", allow_abbrev=False,
         help="serve a simulated lock-in, bridge and magnet supply (or a station's instruments) "
              "on 127.0.0.1 until interrupted")
-    for role, what in (("lockin", "lock-in"), ("bridge", "resistance bridge"),
-                       ("magnet", "magnet supply")):
+    roles: tuple[tuple[Role, str], ...] = (
+        ("lockin", "lock-in"), ("bridge", "resistance bridge"), ("magnet", "magnet supply"))
+    for role, what in roles:
         default = DEFAULT_MODEL_OF_KEY[role]
         serve.add_argument(f"--{role}", choices=models_of(role), default=None,
                            help=f"{what} model (default {default})")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntFlag
 from typing import TYPE_CHECKING, NamedTuple
@@ -115,7 +116,7 @@ def choose_frequency(R_2pt_ohm: float, line_capacitance_F: float,
     return low
 
 
-def time_constant_for(min_tau_s: float, grid: list[float] | tuple[float, ...]) -> float:
+def time_constant_for(min_tau_s: float, grid: Sequence[float]) -> float:
     """The shortest time constant of a lock-in's grid of at least ``min_tau_s``."""
     i = bisect.bisect_left(grid, min_tau_s * (1 - 1e-9))
     return grid[min(i, len(grid) - 1)]

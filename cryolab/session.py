@@ -89,7 +89,7 @@ def new_run_path(out_dir: str | Path, name: str) -> Path:
     return path
 
 
-FLAG_DOC = {int(f): f.name.lower() for f in Flag}
+FLAG_DOC = {int(f): (f.name or "").lower() for f in Flag}
 
 
 class QuietFileHandler(logging.FileHandler):
@@ -185,8 +185,9 @@ class Session:
                                    field_Oe=initial_field_Oe, clock_start=clock_start,
                                    lab_options=lab_options,
                                    calibration_texts=spec.calibrations or None)
-            self.clock, self.lab, self.station = \
-                self.bench.clock, self.bench.lab, self.bench.station
+            station = self.bench.station
+            assert station is not None  # a Bench connects in its constructor or raises
+            self.clock, self.lab, self.station = self.bench.clock, self.bench.lab, station
             self._start_log()
             channels = [c.name for c in spec.station.channel_specs()]
             self.writer = RunWriter(path, self._attrs(), channels, append=append, lock=lock)
@@ -198,7 +199,7 @@ class Session:
                             if c.kind == "longitudinal"]
             self.fitter = LiveFitter(longitudinal, publish=[self.writer, *extra])
             margin = int(spec.station.limits.min_free_disk_MB * 1e6)
-            self.runner = Runner(self.station, spec.sequence, self.clock,
+            self.runner = Runner(station, spec.sequence, self.clock,
                                  [self.writer, self.fitter, *extra], start_index=start_index,
                                  meta={"path": str(path)},
                                  interlocks=[DiskSpaceInterlock(path, margin)])

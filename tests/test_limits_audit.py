@@ -176,7 +176,9 @@ def station_and_plan(draw):
                for k, v in limits.items()}
     L = rounded
     inside_these = step_strategy(
-        st.floats(-L["max_field_Oe"], L["max_field_Oe"]).map(lambda x: round(x, 3)),
+        # rounded to 3 decimals, then kept inside: 488.3745 would round to 488.375, past it
+        st.floats(-L["max_field_Oe"], L["max_field_Oe"]).map(
+            lambda x: min(max(round(x, 3), -L["max_field_Oe"]), L["max_field_Oe"])),
         st.floats(1.0, L["max_field_ramp_Oe_per_s"]),
         st.floats(*L["current_nA"]), st.one_of(st.just("auto"), st.floats(*L["frequency_Hz"])),
         st.floats(0.05, 0.15),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cryolab.gui import format as fmt
 from cryolab.gui.qt import QtCore, QtGui, QtWidgets
 from cryolab.gui.store import DataStore, LogEntry
@@ -68,19 +70,20 @@ class SequencePanel(QtWidgets.QGroupBox):
         # errors and warnings wrap at the panel's width and scroll: never cut off mid-sentence
         self.errors = QtWidgets.QLabel()
         self.errors.setWordWrap(True)
-        self.errors.setTextFormat(QtCore.Qt.PlainText)
-        self.errors.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
-        self.errors.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
+        self.errors.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        self.errors.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.errors.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)  # type: ignore[attr-defined]  # PyQt5 stubs list only the scoped names
         self.errors_area = QtWidgets.QScrollArea()
         self.errors_area.setWidget(self.errors)
         self.errors_area.setWidgetResizable(True)
-        self.errors_area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        self.errors_area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.errors_area.setMaximumHeight(160)
         self.errors_area.hide()
         self.plan = QtWidgets.QTableWidget(0, 3)
         self.plan.setHorizontalHeaderLabels(["#", "step", "estimate"])
-        self.plan.verticalHeader().hide()
-        header = self.plan.horizontalHeader()
+        vertical, header = self.plan.verticalHeader(), self.plan.horizontalHeader()
+        assert vertical is not None and header is not None  # a QTableWidget has both
+        vertical.hide()
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeToContents)
         header.setSectionResizeMode(1, QtWidgets.QHeaderView.Stretch)
         header.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeToContents)
@@ -116,7 +119,7 @@ class SequencePanel(QtWidgets.QGroupBox):
         layout.addWidget(self.state)
         self.set_buttons(valid=False, state="idle")
 
-    def show_errors(self, problems: list[str], warnings: list[str] = ()) -> None:
+    def show_errors(self, problems: list[str], warnings: Sequence[str] = ()) -> None:
         """Every problem (red) or warning (orange), each wrapped to the panel's width."""
         lines = [f"• {p}" for p in problems] + [f"warning: {w}" for w in warnings]
         self.errors.setText("\n".join(lines))
@@ -138,10 +141,10 @@ class SequencePanel(QtWidgets.QGroupBox):
                     font.setBold(True)
                     item.setFont(font)
                 self.plan.setItem(row, col, item)
-        row = next((r for r, p in enumerate(plan) if p.index == current), None)
-        if row is not None:
-            self.plan.setCurrentCell(row, 1)
-            self.plan.scrollToItem(self.plan.item(row, 1),
+        current_row = next((r for r, p in enumerate(plan) if p.index == current), None)
+        if current_row is not None:
+            self.plan.setCurrentCell(current_row, 1)
+            self.plan.scrollToItem(self.plan.item(current_row, 1),
                                    QtWidgets.QAbstractItemView.PositionAtCenter)
         total = sum(p.estimate_s for p in plan)
         self.eta.setText(f"{len(plan)} steps, about {format_duration(total)} of lab time"
@@ -184,17 +187,18 @@ class ManualPanel(QtWidgets.QGroupBox):
         self.apply_field = QtWidgets.QPushButton("ramp")
         self.apply_excitation = QtWidgets.QPushButton("set")
         self.apply_setpoint = QtWidgets.QPushButton("set")
-        for button, what in ((self.apply_field, "ramp the magnet to this field at this rate"),
+        for apply, what in ((self.apply_field, "ramp the magnet to this field at this rate"),
                              (self.apply_excitation, "set this current and frequency"),
                              (self.apply_setpoint, "regulate the mixing chamber at this "
                                                    "temperature")):
-            button.setToolTip(what)
+            apply.setToolTip(what)
         self.message = QtWidgets.QLabel("")
         self.message.setWordWrap(True)
         grid = QtWidgets.QGridLayout(self)
         self.captions: dict[str, QtWidgets.QLabel] = {}
         # one labelled box a row; each button beside the last box it applies
-        rows = [("field", "&field", self.field, None),
+        rows: list[tuple[str, str, QtWidgets.QWidget, QtWidgets.QPushButton | None]] = [
+                ("field", "&field", self.field, None),
                 ("field_rate", "at &rate", self.field_rate, self.apply_field),
                 ("current", "&current", self.current, None),
                 ("frequency", "f&requency", self.frequency, self.apply_excitation),
@@ -241,6 +245,7 @@ class LogView(QtWidgets.QPlainTextEdit):
         if self._shown == len(entries):
             return
         bar = self.verticalScrollBar()
+        assert bar is not None  # a plain-text edit always has one
         following = bar.value() >= bar.maximum() - 4
         for entry in entries[self._shown:]:
             color = self.COLORS.get(entry.level)

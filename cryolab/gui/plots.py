@@ -13,7 +13,10 @@ drawn over them but never sets the range (an Eq. 2 curve dives towards ρ_QF, wh
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,8 +24,11 @@ from cryolab.gui.axes import LogAxis, plain_axis
 from cryolab.gui.decimate import LiveEnvelope, reduce_to
 from cryolab.gui.fittext import describe, fit_is_result
 from cryolab.gui.qt import QtCore, QtWidgets, pg
-from cryolab.gui.store import DataStore
+from cryolab.gui.store import DataStore, GrowingPoints
 from cryolab.units import R_Q_OHM
+
+if TYPE_CHECKING:
+    from cryolab.analysis.summary import FieldSummary
 
 pg.setConfigOptions(antialias=False, background="w", foreground="k")
 
@@ -61,12 +67,13 @@ class LiveCurve:
         self.envelope = LiveEnvelope()
         self.zoomed = False  # drawn from raw points in view
 
-    def draw(self, zoomed: bool, raw=None) -> None:
+    def draw(self, zoomed: bool,
+             raw: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         """Draw the envelope; when zoomed, ``raw()`` gives the (x, y) of the points in view,
         reduced the same way (NaN-aware, in arrival order, ending at the last point) when they
         are many — pyqtgraph's own downsampling assumes evenly spaced x and loses NaN groups."""
         self.zoomed = zoomed and self.envelope.block > 1 and raw is not None
-        if self.zoomed:
+        if self.zoomed and raw is not None:  # (zoomed implies a raw source)
             self.item.setData(*reduce_to(*raw(), self.envelope.max_blocks))
         else:
             self.item.setData(*self.envelope.curve())
@@ -115,7 +122,8 @@ class RhoTPlot(QtWidgets.QWidget):
                                     connect="finite", name="valid")
         self._curves = (LiveCurve(self.valid), LiveCurve(self.excluded))
         # (points store, step, points fed to the envelopes, log y) as drawn so far
-        self._fed = (None, None, 0, None)
+        self._fed: tuple[GrowingPoints | None, int | None, int, bool | None] = \
+            (None, None, 0, None)
         self.fit = pg.PlotDataItem(pen=pg.mkPen(COLORS["fit"], width=2, style=2), name="fit")
         self.plot.addItem(self.fit, ignoreBounds=True)  # the data set the range, not the fit
         self.newest = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(COLORS["newest"]))
@@ -123,7 +131,7 @@ class RhoTPlot(QtWidgets.QWidget):
         self.fit_label = QtWidgets.QLabel("no fit yet" if kind == "longitudinal" else
                                           "Hall channel: not fitted (Eq. 1 and 2 describe ρ_xx)")
         self.fit_label.setWordWrap(True)
-        self.fit_label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.fit_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         # two lines (model and quality; the values) from the start, so the plot does not jump
         self.fit_label.setMinimumHeight(2 * self.fit_label.fontMetrics().lineSpacing() + 4)
         self.log_y = QtWidgets.QCheckBox("log ρ")
@@ -164,7 +172,7 @@ class RhoTPlot(QtWidgets.QWidget):
         self._feed(step, points, log_y)
         zoomed = _x_zoomed(self.plot)
         for curve, keep in zip(self._curves, (True, False), strict=True):
-            curve.draw(zoomed, lambda keep=keep: self._in_view(points, keep, log_y))
+            curve.draw(zoomed, functools.partial(self._in_view, points, keep, log_y))
         rho_column = self.column("rho_ohm_sq")
         if len(points) and (points[rho_column][-1] > 0 or not log_y):
             self.newest.setData([_axis(points["T_sample_K"][-1], self.log_x.isChecked())],
@@ -240,8 +248,12 @@ class RhoTab(QtWidgets.QWidget):
         self._channels: list[tuple[str, str]] = []
         self.step_box.currentIndexChanged.connect(lambda _: self.redraw(force=True))
         self.channel_box.currentIndexChanged.connect(lambda _: self._show_chosen())
-        self.log_x.toggled.connect(lambda _: [p._axes_changed() for p in self.plots.values()])
+        self.log_x.toggled.connect(self._log_x_toggled)
         self._update_channels()
+
+    def _log_x_toggled(self, _on: bool) -> None:
+        for plot in self.plots.values():
+            plot._axes_changed()
 
     def _update_channels(self) -> None:
         """One plot per channel of the run (rebuilt when a run with other channels starts)."""
@@ -330,8 +342,7 @@ class TimePlot(QtWidgets.QWidget):
         self.plot.addItem(self.newest)
         self.log_T = QtWidgets.QCheckBox("log T")
         self.log_T.setChecked(True)
-        self.log_T.toggled.connect(lambda on: (_set_log_y(self.plot, on),
-                                               self.plot.enableAutoRange(), self.redraw(True)))
+        self.log_T.toggled.connect(self._log_T_toggled)
         _set_log_y(self.plot, True)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -339,7 +350,8 @@ class TimePlot(QtWidgets.QWidget):
         layout.addWidget(self.plot, 1)
         self._drawn_version = -1
         self._curves = tuple(LiveCurve(item) for item in (self.T_mc, self.T_s, self.field))
-        self._fed = (None, 0, math.nan)  # (points store, points fed, run start) drawn so far
+        # (points store, points fed, run start) drawn so far
+        self._fed: tuple[GrowingPoints | None, int, float] = (None, 0, math.nan)
         self.plot.plotItem.vb.sigXRangeChanged.connect(self._range_changed)
 
     def _range_changed(self) -> None:
@@ -349,6 +361,11 @@ class TimePlot(QtWidgets.QWidget):
     def _sync_views(self) -> None:
         self.field_view.setGeometry(self.plot.plotItem.vb.sceneBoundingRect())
         self.field_view.linkedViewChanged(self.plot.plotItem.vb, self.field_view.XAxis)
+
+    def _log_T_toggled(self, on: bool) -> None:
+        _set_log_y(self.plot, on)
+        self.plot.enableAutoRange()
+        self.redraw(True)
 
     def redraw(self, force: bool = False) -> None:
         if not force and self.store.version == self._drawn_version:
@@ -370,7 +387,7 @@ class TimePlot(QtWidgets.QWidget):
         self._fed = (self.store.points, len(points), t0)
         zoomed = _x_zoomed(self.plot)
         for curve, column in zip(self._curves, self.COLUMNS, strict=True):
-            curve.draw(zoomed, lambda column=column: self._in_view(points, t0, column))
+            curve.draw(zoomed, functools.partial(self._in_view, points, t0, column))
         if not len(points):
             self.newest.setData([], [])
             return
@@ -445,7 +462,7 @@ class SummaryPlot(QtWidgets.QWidget):
         layout.addLayout(top)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.text)
-        self._drawn = None
+        self._drawn: FieldSummary | None = None
         self._listed: list[str] = []
 
     def _zoomed_by_user(self, *_) -> None:

@@ -23,7 +23,7 @@ CHANNEL_ROWS = [("x", "X"), ("y", "Y"), ("R", "R"), ("rho", "ρ"), ("current", "
 
 
 def flag_names(flags: int) -> list[str]:
-    return [f.name.lower().replace("_", " ") for f in Flag if f & flags]
+    return [(f.name or "").lower().replace("_", " ") for f in Flag if f & flags]
 
 
 class ReadingsPanel(QtWidgets.QGroupBox):
@@ -41,7 +41,7 @@ class ReadingsPanel(QtWidgets.QGroupBox):
         self.labels: dict[str, QtWidgets.QLabel] = {}
         for key, title in self.FIELDS:
             label = QtWidgets.QLabel("—")
-            label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+            label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
             self.labels[key] = label
             form.addRow(title, label)
@@ -49,8 +49,10 @@ class ReadingsPanel(QtWidgets.QGroupBox):
         self.table.setVerticalHeaderLabels([title for _, title in CHANNEL_ROWS])
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.NoSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.Stretch)
-        self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        header = self.table.horizontalHeader()
+        assert header is not None  # a QTableWidget has one
+        header.setSectionResizeMode(QtWidgets.QHeaderView.Stretch)
+        self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.table)
@@ -68,12 +70,16 @@ class ReadingsPanel(QtWidgets.QGroupBox):
             for row in range(len(CHANNEL_ROWS)):
                 self.table.setItem(row, col, QtWidgets.QTableWidgetItem("—"))
         rows_height = sum(self.table.rowHeight(r) for r in range(len(CHANNEL_ROWS)))
-        self.table.setFixedHeight(rows_height + self.table.horizontalHeader().height() + 4)
+        header = self.table.horizontalHeader()
+        assert header is not None
+        self.table.setFixedHeight(rows_height + header.height() + 4)
 
     def cell(self, key: str, channel: str) -> QtWidgets.QTableWidgetItem:
         row = next(i for i, (k, _) in enumerate(CHANNEL_ROWS) if k == key)
         col = next(i for i, c in enumerate(self.channels) if c["name"] == channel)
-        return self.table.item(row, col)
+        item = self.table.item(row, col)
+        assert item is not None  # every cell is filled when the channels are set
+        return item
 
     def _cell(self, key: str, channel: str, text: str, color: str | None = None) -> None:
         item = self.cell(key, channel)

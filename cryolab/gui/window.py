@@ -76,7 +76,7 @@ class MainWindow(QtWidgets.QMainWindow):
         plots.addTab(self.time_plot, "temperatures and field")
         plots.addTab(self.summary_plot, "field summary")
         self.plots = plots
-        right = QtWidgets.QSplitter(QtCore.Qt.Vertical)
+        right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         right.addWidget(self.sequence)
         right.addWidget(self.log_view)
         right.setFixedWidth(470)
@@ -100,7 +100,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setCentralWidget(body)
         self.resize(1600, 950)
 
-        menu = self.menuBar().addMenu("&File")
+        menu_bar = self.menuBar()
+        assert menu_bar is not None  # a QMainWindow makes its menu bar on first request
+        menu = menu_bar.addMenu("&File")
+        assert menu is not None
         if worker is not None:
             menu.addAction("Open sequence…", self.choose_sequence)
         menu.addAction("Open run file…", self.choose_run_file)
@@ -108,12 +111,10 @@ class MainWindow(QtWidgets.QMainWindow):
         menu.addAction("Quit", self.close)
 
         self.sequence.open_button.clicked.connect(self.choose_sequence)
-        self.sequence.validate_button.clicked.connect(
-            lambda: self.load_sequence(self.sequence.path.text()))
-        self.sequence.path.returnPressed.connect(
-            lambda: self.load_sequence(self.sequence.path.text()))
+        self.sequence.validate_button.clicked.connect(self._load_typed_sequence)
+        self.sequence.path.returnPressed.connect(self._load_typed_sequence)
         self.sequence.start.clicked.connect(self.start_run)
-        self.sequence.abort.clicked.connect(self.confirm_abort)
+        self.sequence.abort.clicked.connect(self._abort_clicked)
         if worker is not None and self.manual is not None:
             self.sequence.pause.clicked.connect(worker.pause)
             self.sequence.resume.clicked.connect(worker.resume)
@@ -152,6 +153,12 @@ class MainWindow(QtWidgets.QMainWindow):
                                                         "Sequences (*.yaml *.yml)")
         if path:
             self.load_sequence(path)
+
+    def _load_typed_sequence(self) -> None:
+        self.load_sequence(self.sequence.path.text())
+
+    def _abort_clicked(self) -> None:
+        self.confirm_abort()
 
     def load_sequence(self, path: str) -> bool:
         """Validate the file against the station; show the plan, or every error by key."""
@@ -203,6 +210,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self, "Abort the run?", "Abort the run? The instruments go to the station's safe "
             "state; the file keeps everything measured so far.")
         if answer == QtWidgets.QMessageBox.Yes:
+            assert self.worker is not None  # busy: a run is going on the worker
             self.worker.abort()
             return True
         return False
@@ -347,10 +355,12 @@ class MainWindow(QtWidgets.QMainWindow):
                     event.ignore()
                     return
                 reason = "the window was closed during the run"
+            assert self.worker is not None  # busy: a run is going on the worker
             self.worker.abort(reason)
             deadline = QtCore.QDeadlineTimer(120_000)
             while self.worker.running and not deadline.hasExpired():
-                QtWidgets.QApplication.processEvents(QtCore.QEventLoop.AllEvents, 100)
+                QtWidgets.QApplication.processEvents(
+                    QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 100)
                 QtCore.QThread.msleep(20)
         self.timer.stop()
         event.accept()

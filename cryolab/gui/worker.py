@@ -190,6 +190,7 @@ class InstrumentWorker:
 
     def _poll(self) -> None:
         st = self.bench.station
+        assert st is not None  # a Bench connects in its constructor or raises
         try:
             channels = []
             for channel in st.channels:  # every channel: a Hall bar has two lock-ins

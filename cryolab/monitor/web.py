@@ -31,7 +31,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cryolab.monitor.view import liveness, run_view, summary
 from cryolab.monitor.watch import Library
@@ -88,7 +88,7 @@ class Guard:
                     "(it ends in <code>?token=…</code>).", 401))(scope, receive, send)
                 return
 
-        async def send_secured(message: dict[str, Any]) -> None:
+        async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", [])
                            if k.decode().lower() not in SECURITY_HEADERS]

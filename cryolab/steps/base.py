@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cryolab.inputs import Number, WholeNumber, number_or_auto
+from cryolab.inputs import FloatOrAuto, Number, WholeNumber, auto_or_number
 
 if TYPE_CHECKING:
+    from cryolab.events import AlarmKind  # events imports the steps: not at run time
     from cryolab.measurement import Acquisition, Point
     from cryolab.sequence import RunSettings
     from cryolab.station import LimitsConfig, StationConfig
@@ -37,9 +38,9 @@ Fraction = Annotated[Number, Field(gt=0, lt=1)]
 Duration = Annotated[Number, Field(gt=0, le=MAX_DURATION_S)]
 FieldRate = Annotated[Number, Field(ge=MIN_FIELD_RATE_OE_PER_S)]
 Temperature = Annotated[Number, Field(gt=0, le=400.0)]
-TemperatureRate = number_or_auto(MIN_TEMPERATURE_RATE_K_PER_MIN, 100.0, "K/min",
-                                 low_inclusive=True)
-Frequency = number_or_auto(0.0, 102_000.0, "Hz")
+TemperatureRate = Annotated[FloatOrAuto, auto_or_number(MIN_TEMPERATURE_RATE_K_PER_MIN, 100.0,
+                                                        "K/min", low_inclusive=True)]
+Frequency = Annotated[FloatOrAuto, auto_or_number(0.0, 102_000.0, "Hz")]
 Count = Annotated[WholeNumber, Field(ge=1, le=1_000_000)]
 SettleTime = Annotated[Number, Field(ge=0, le=DAY_S)]
 
@@ -154,7 +155,7 @@ class StepContext(Protocol):
     @property
     def excitation(self) -> Any: ...  # cryolab.runner.controls.ExcitationControl
 
-    def alarm(self, kind: str, message: str) -> None: ...
+    def alarm(self, kind: AlarmKind, message: str) -> None: ...
 
     def flag_heating(self, source: str, power_W: float, T_K: float, reason: str) -> None: ...
 

@@ -68,6 +68,7 @@ class FieldSweep(Step):
             out.append(SetField(field_Oe=field_Oe, rate_Oe_per_s=self.rate_Oe_per_s,
                                 settle_s=self.settle_s))
             if self.ramp is None:
+                assert self.measure_points is not None  # the validator: ramp or measure_points
                 out.append(Measure(points=self.measure_points))
                 continue
             a, b = self.ramp.from_K, self.ramp.to_K

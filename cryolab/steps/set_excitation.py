@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from cryolab.inputs import NotBool, number_or_auto
+from cryolab.inputs import FloatOrAuto, NotBool, auto_or_number
 from cryolab.steps.base import (
     STABILIZE_ESTIMATE_S,
     TAU_ESTIMATE_S,
@@ -32,8 +32,8 @@ from cryolab.steps.base import (
 )
 from cryolab.steps.linearity_check import longitudinal_channels, mean_rho
 
-TimeConstant = number_or_auto(0.0, 30_000.0, "s")
-Current = number_or_auto(0.0, 1.0e6, "nA")
+TimeConstant = Annotated[FloatOrAuto, auto_or_number(0.0, 30_000.0, "s")]
+Current = Annotated[FloatOrAuto, auto_or_number(0.0, 1.0e6, "nA")]
 
 
 def current_ladder_nA(low: float, high: float) -> list[float]:
@@ -55,9 +55,9 @@ class SetExcitation(Step):
     and the lock-ins' frequency and time constant (``auto`` or fixed)."""
 
     kind: ClassVar[str] = "set_excitation"
-    current_nA: Current  # type: ignore[valid-type]
+    current_nA: Current
     frequency_Hz: Frequency = "auto"
-    time_constant_s: TimeConstant = "auto"  # type: ignore[valid-type]
+    time_constant_s: TimeConstant = "auto"
     slope_dB_per_oct: Annotated[Literal[6, 12, 18, 24], NotBool] = 24
     #: ``auto`` current: ρ within this fraction of ρ at the lowest current
     tolerance: Fraction = 0.01
