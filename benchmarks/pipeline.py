@@ -49,8 +49,8 @@ def run(n_points: int = N_POINTS, extra_subscribers=()) -> dict:
     sequence = Sequence(steps=[RampTemperature(from_K=0.06, to_K=1.0)])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.h5"
-        writer = RunWriter(path, {"benchmark": "pipeline"})
-        fitter = LiveFitter(publish=[writer])
+        writer = RunWriter(path, {"benchmark": "pipeline"}, ["xx"])
+        fitter = LiveFitter(((0, "xx"),), publish=[writer])
         runner = Runner(InstantStation(), sequence, clock, [writer, fitter, *extra_subscribers])
         runner.acq.sync_from_instruments()
         elapsed = time_points(runner, clock, n_points)
