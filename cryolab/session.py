@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
+import numpy as np
 from pydantic import ValidationError
 
 from cryolab.analysis.live import LiveFitter
@@ -33,6 +34,7 @@ from cryolab.runfile import (
     WriterLock,
     clear_write_flag,
     steps_completed,
+    upgrade_layout,
 )
 from cryolab.runfile.diskspace import (
     DiskSpaceInterlock,
@@ -41,6 +43,7 @@ from cryolab.runfile.diskspace import (
     estimate_points,
     estimate_run_bytes,
 )
+from cryolab.runfile.schema import ENTRY
 from cryolab.runner import Runner
 from cryolab.sequence import (
     Sequence,
@@ -391,17 +394,27 @@ def _read_resume_plan(path: Path, speed: float | None, lock: WriterLock) -> Resu
 
 
 def mark_interrupted(path: str | Path) -> None:
-    """Before appending: the run and any step still 'running' were interrupted."""
+    """Before appending: the run and any step or segment still 'running' were interrupted.
+
+    A file of an older layout is converted to the columnar one first (its original is kept
+    beside it, ``cryolab.runfile.upgrade_layout``), so the resumed run appends to one layout.
+    """
     clear_write_flag(path)
+    upgraded = upgrade_layout(path)
+    if upgraded is not None:
+        log.info("%s was converted to the columnar layout to be resumed; the original is %s",
+                 path, upgraded)
     with h5py.File(path, "r+", libver="latest") as f:
         if f.attrs.get("status") in ("running", b"running"):
             f.attrs["status"] = "interrupted"
-        for group in f["steps"].values():
-            if group.attrs.get("status") in ("running", b"running"):
-                group.attrs["status"] = "interrupted"
-        seg = f["segments"]
-        for i in range(seg.shape[0]):
-            if seg[i]["end_status"] in (b"running",):
-                row = seg[i]
-                seg[i] = (row["started_s"], row["ended_s"], row["first_step"], b"interrupted",
-                          "the process stopped without ending the run")
+        entry = f[ENTRY]
+        for name, column, reason in (("steps", "status", None),
+                                     ("segments", "end_status",
+                                      "the process stopped without ending the run")):
+            table = entry[name]
+            for i in np.flatnonzero(table[column] == b"running") if table.shape[0] else ():
+                row = table[i]
+                row[column] = b"interrupted"
+                if reason is not None:
+                    row["reason"] = reason.encode()
+                table[i] = row

@@ -12,7 +12,7 @@ from cryolab.cli import main
 from cryolab.events import Note, RunEnded, RunStarted, StepEnded, StepStarted
 from cryolab.measurement import ChannelReading, Point
 from cryolab.runfile import RunFile, RunFileError, RunWriter, clear_write_flag, export_csv
-from cryolab.runfile.schema import point_dtype, point_row
+from cryolab.runfile.schema import point_dtype, point_row, stored_dtype
 from cryolab.sequence import Measure, PlannedStep, SetField
 
 PLAN = [PlannedStep(0, SetField(field_Oe=100.0), 40.0), PlannedStep(1, Measure(points=5), 15.0)]
@@ -61,11 +61,14 @@ def test_hdf5_round_trip(tmp_path):
         assert steps[1].attrs["result_linear"] is True
         assert steps[1].attrs["result_values"] == [1.0, 2.0]
         points = run.points("001_measure")
-        assert points.dtype == point_dtype(["xx"])
-        assert np.array_equal(points, np.array([point_row(p) for p in data],
-                                               dtype=point_dtype(["xx"])))
+        assert points.dtype == stored_dtype(["xx"])
+        expected = np.array([point_row(p) for p in data], dtype=point_dtype(["xx"]))
+        assert np.array_equal(points[list(expected.dtype.names)], expected)
+        assert set(points["step"]) == {1} and set(points["step_index"]) == {1}
+        assert len(run.points(0)) == 0 and len(run.points()) == 5000
         frame = run.dataframe()
-        assert len(frame) == 5000 and set(frame["step"]) == {"001_measure"}
+        assert len(frame) == 5000 and set(frame["step"]) == {1}
+        assert frame.attrs["units"]["xx_rho_ohm_sq"] == "ohm/sq"
         assert run.events()[0]["text"] == "sample out of equilibrium"
         assert run.segments()[0]["end_status"] == "completed"
 
@@ -75,7 +78,7 @@ def test_csv_export_has_every_point(tmp_path):
     write_run(path, 300)
     assert main(["export", str(path), "--csv", str(tmp_path / "csv")]) == 0
     lines = (tmp_path / "csv" / "points.csv").read_text().splitlines()
-    assert len(lines) == 301 and lines[0].startswith("step,time_s,T_mc_K")
+    assert len(lines) == 301 and lines[0].startswith("step,step_index,time_s,T_mc_K")
     assert len((tmp_path / "csv" / "steps.csv").read_text().splitlines()) == 3
     assert export_csv(path, tmp_path / "again")[0].name == "points.csv"
 
