@@ -157,19 +157,20 @@ SUMMARY_RESULT_DTYPE = np.dtype(
        for name in ("exponent", "exponent_err", "amplitude", "n_fields")]
     + [("notes", _text(1024))])
 
-#: table name → (dtype, chunk rows, units of its numeric columns)
+#: table name → (dtype, rows per chunk — a flush rewrites a table's last chunk, so a few tens
+#: of kB at most —, units of its numeric columns)
 TABLES: dict[str, tuple[np.dtype, int, dict[str, str]]] = {
-    "steps": (STEP_DTYPE, 64, {"started_s": "s", "ended_s": "s", "estimate_s": "s"}),
-    "events": (EVENT_DTYPE, 256, {"time_s": "s"}),
-    "alarms": (ALARM_DTYPE, 64, {"time_s": "s"}),
-    "faults": (FAULT_DTYPE, 256, {"time_s": "s"}),
-    "segments": (SEGMENT_DTYPE, 16, {"started_s": "s", "ended_s": "s"}),
-    "fits": (FIT_DTYPE, 64, {"field_Oe": "Oe", "T_min_K": "K", "T_max_K": "K",
+    "steps": (STEP_DTYPE, 16, {"started_s": "s", "ended_s": "s", "estimate_s": "s"}),
+    "events": (EVENT_DTYPE, 32, {"time_s": "s"}),
+    "alarms": (ALARM_DTYPE, 16, {"time_s": "s"}),
+    "faults": (FAULT_DTYPE, 32, {"time_s": "s"}),
+    "segments": (SEGMENT_DTYPE, 8, {"started_s": "s", "ended_s": "s"}),
+    "fits": (FIT_DTYPE, 16, {"field_Oe": "Oe", "T_min_K": "K", "T_max_K": "K",
                              **{f"{p}{s}": u for p, u in FIT_PARAMS.items()
                                 for s in ("", "_stderr")},
                              **{f"alt_{p}{s}": u for p, u in FIT_PARAMS.items()
                                 for s in ("", "_stderr")}}),
-    "summary_results": (SUMMARY_RESULT_DTYPE, 16, {"H_star_Oe": "Oe", "H_RQ_Oe": "Oe",
+    "summary_results": (SUMMARY_RESULT_DTYPE, 4, {"H_star_Oe": "Oe", "H_RQ_Oe": "Oe",
                                                    "R_Q_ohm": "ohm"}),
 }
 #: the field summary per channel, ``/entry/summary_<channel>``: analysis.summary.SUMMARY_DTYPE

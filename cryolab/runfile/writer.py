@@ -29,6 +29,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+from h5py import h5s
 
 from cryolab import __version__
 from cryolab.events import (
@@ -82,8 +83,13 @@ FLUSH_INTERVAL_S = 0.5  # pending rows older than this are written and flushed
 #: free bytes a write must leave: HDF5's metadata for a flush is a few tens of kB
 WRITE_SLACK_BYTES = 1_000_000
 BLOCK_ROWS = 4096
-#: rows per chunk of a point column (32 kB of float64)
-COLUMN_CHUNK_ROWS = 4096
+#: rows per chunk of a point column: 8 kB of float64. A flush rewrites each column's last
+#: chunk, so this keeps a flush's writes near the per-step layout's (one 130 kB chunk)
+COLUMN_CHUNK_ROWS = 1024
+#: HDF5 caches up to 1 MB of chunks per open dataset by default — with some 30 columns and
+#: tables, tens of MB that fill up over a night. The writer only appends, so a few chunks each
+#: are enough (a column's chunk is 8 kB, a table's a few tens of kB at most).
+CHUNK_CACHE = {"rdcc_nbytes": 64 * 1024, "rdcc_nslots": 521}
 #: the packages whose versions a file records
 PACKAGES = ("numpy", "scipy", "h5py", "pandas", "pyvisa", "pyvisa-py", "pymeasure", "pydantic")
 #: at most this many summary tables (one per longitudinal channel) are made with the file
@@ -142,8 +148,8 @@ def create_layout(file: h5py.File, attrs: dict[str, Any], channels: list[str]) -
     data.attrs["NX_class"] = "NXdata"
     if longitudinal:
         data.attrs["signal"] = f"{longitudinal[0]}_rho_ohm_sq"
-        data.attrs["auxiliary_signals"] = [f"{c}_rho_ohm_sq" for c in longitudinal[1:]] or \
-            np.array([], dtype=h5py.string_dtype())
+        if len(longitudinal) > 1:  # drawn with the signal: the same unit, Ω/□
+            data.attrs["auxiliary_signals"] = [f"{c}_rho_ohm_sq" for c in longitudinal[1:]]
     else:
         data.attrs["signal"] = "T_sample_K"
     data.attrs["axes"] = ["T_sample_K"]
@@ -220,13 +226,13 @@ class RunWriter:
     def _open(self, attrs: dict[str, Any], append: bool) -> None:
         if append:
             clear_write_flag(self.path)
-            self.file = h5py.File(self.path, "r+", libver="latest")
+            self.file = h5py.File(self.path, "r+", libver="latest", **CHUNK_CACHE)
             if self.file.attrs.get("cryolab_layout") != LAYOUT:
                 self.file.close()
                 raise RunFileError(f"{self.path}: written in an older layout; "
                                    "cryolab.runfile.upgrade_layout converts it first")
         else:
-            self.file = h5py.File(self.path, "w-", libver="latest")
+            self.file = h5py.File(self.path, "w-", libver="latest", **CHUNK_CACHE)
             create_layout(self.file, attrs, self.channels)
         data = self.file[DATA]
         missing = [n for n in self._dtype.names if n not in data]
@@ -520,9 +526,12 @@ class RunWriter:
             block = np.array([(step, *p[:8], *chain.from_iterable(p.channels))
                               for p in self._rows], dtype=self._dtype)
             n, k = self._n, len(block)
-            for name, column in self._columns:
-                column.resize((n + k,))
-                column[n:] = block[name]
+            memory = h5s.create_simple((k,))
+            for name, column in self._columns:  # h5py's low level: half the cost per column
+                column.id.set_extent((n + k,))
+                space = column.id.get_space()
+                space.select_hyperslab((n,), (k,))
+                column.id.write(memory, space, np.ascontiguousarray(block[name]))
             self._n = n + k
         self._rows.clear()
         for name, pending, dtype in (("events", self._notes, EVENT_DTYPE),
