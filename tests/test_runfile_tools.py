@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import math
+import os
 import secrets
 import shutil
 import socket
@@ -24,7 +25,8 @@ from cryolab.runfile import RunFile, open_runs
 from cryolab.runfile.schema import LAYOUT
 from cryolab.session import Session, validate
 
-FIXTURES = Path(__file__).parent / "data" / "runfiles"
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "data" / "runfiles"
 SEQUENCE = """
 name: tools night
 steps:
@@ -191,7 +193,8 @@ def test_tiled_serves_a_folder_of_run_files(night, tmp_path):
         [str(tiled), "serve", "directory", str(folder), "--host", "127.0.0.1", "--port",
          str(port), "--api-key", key,
          "--adapter", "application/x-hdf5=cryolab.runfile.tiled_adapter:RunFileAdapter"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=Path(__file__).parent.parent)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         client, deadline = None, time.monotonic() + 90
         while time.monotonic() < deadline:  # the server indexes the folder after it starts

@@ -227,7 +227,11 @@ class RunFile:
         """The row of a step given by name (``"003_ramp_temperature"``) or by position."""
         if isinstance(step, int | np.integer):
             return int(step)
-        names = [s.name for s in self.steps()]
+        if self.layout == LAYOUT:
+            table = self.file[ENTRY]["steps"]
+            names = [_decode(n) for n in table["name"]] if table.shape[0] else []
+        else:
+            names = sorted(self.file["steps"])
         if step not in names:
             raise KeyError(f"{self.path.name} has no step {step!r} (steps: {', '.join(names)})")
         return names.index(step)
@@ -244,8 +248,8 @@ class RunFile:
         checks = ["time_s", "step"] + [n for n in data if n.endswith("flags")]
         # a live (or killed) writer's columns can differ in length by a flush: the shortest
         n = min(data[name].shape[0] for name in {*wanted, *checks})
+        row = self._step_row(step) if step is not None else -1
         if step is not None:
-            row = self._step_row(step)
             steps = data["step"][:n]
             where = np.flatnonzero(steps == row)
             lo, hi = (int(where[0]), int(where[-1]) + 1) if len(where) else (0, 0)
@@ -257,7 +261,7 @@ class RunFile:
             if name == "time_s":
                 keep &= np.isfinite(values) & (values > 0)
             elif name == "step":
-                keep &= values >= 0 if step is None else values == self._step_row(step)
+                keep &= values >= 0 if step is None else values == row
             else:
                 keep &= (values & UNWRITTEN_FLAG) == 0
         all_kept = bool(keep.all())
