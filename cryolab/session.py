@@ -384,6 +384,9 @@ def _read_resume_plan(path: Path, speed: float | None, lock: WriterLock) -> Resu
                                   f"{source} (attribute 'sequence')", station)
     plan = make_plan(sequence, station)
     start = next((i for i in range(len(plan)) if i not in done), len(plan))
+    if start == len(plan):  # stopped after its last step ended, before the run did
+        raise InputError(source, [f"every step of this run is completed (its status is "
+                                  f"{status!r}); nothing to resume"])
     spec = RunSpec(sequence, sequence_text, str(attrs.get("sequence_source", source)),  # type: ignore[arg-type]
                    station, simulated, speed if speed is not None else stored_speed,  # type: ignore[arg-type]
                    seed, preset, texts)  # type: ignore[arg-type]
