@@ -24,32 +24,27 @@ FRAMES = 60
 POINTS_PER_FRAME = 10
 
 
-def _rows(start: int, n: int) -> list[tuple]:
-    """n points of a 1 K → 60 mK ramp at 400 Oe on S1-like ρ(T) (values only need to be sane)."""
-    from cryolab.measurement import POINT_FIELDS
+def _points(start: int, n: int) -> list:
+    """n points of a 1 K → 60 mK ramp at 400 Oe on S1-like ρ(T), one channel ``xx`` (values
+    only need to be sane); every 17th point is excluded (flagged)."""
+    from cryolab.measurement import ChannelReading, Point
 
-    i = np.arange(start, start + n)
-    T = 1.0 - 0.94 * (i % 1_000_000) / 1_000_000
-    rho = 1.0 / (2.3e-5 + 1.0e-4 * np.exp(-0.34 / T))
-    columns = {"time_s": 1.8e9 + 3.0 * i, "T_mc_K": T * 0.99, "T_sample_K": T,
-               "field_Oe": np.full(n, 400.0), "lockin_x_V": rho * 1e-9,
-               "lockin_y_V": np.full(n, -1e-8), "current_A": np.full(n, 5e-10),
-               "frequency_Hz": np.full(n, 6.93), "time_constant_s": np.full(n, 1.0),
-               "R_ohm": 2 * rho, "rho_ohm_sq": rho, "valid": (i % 17) != 0,
-               "flags": np.where((i % 17) != 0, 0, 1)}  # every 17th point excluded
-    zeros = np.zeros(n)
-    return list(zip(*(columns.get(name, zeros).tolist() for name, _ in POINT_FIELDS),
-                    strict=True))
+    out = []
+    for i in range(start, start + n):
+        T = 1.0 - 0.94 * (i % 1_000_000) / 1_000_000
+        rho = 1.0 / (2.3e-5 + 1.0e-4 * math.exp(-0.34 / T))
+        flags = 0 if i % 17 else 1
+        xx = ChannelReading(rho * 1e-9, -1e-8, 2 * rho, rho, 5e-10, 6.93, 1.0, 1e-6, flags,
+                            flags == 0)
+        out.append(Point(0, 1.8e9 + 3.0 * i, T * 0.99, T, 2e4, 400.0, T, 0, (xx,)))
+    return out
 
 
 def _frames(window, app, n_points: int) -> tuple[list[float], int]:
-    from cryolab.events import PointTaken
-
     times, missed = [], 0
     for frame in range(FRAMES):
         start = n_points + frame * POINTS_PER_FRAME
-        window.worker.events.extend(PointTaken(0, row)
-                                    for row in _rows(start, POINTS_PER_FRAME))
+        window.worker.events.extend(_points(start, POINTS_PER_FRAME))
         t0 = time.perf_counter()
         window.refresh()
         window.plots.currentWidget().repaint()
@@ -64,8 +59,8 @@ def _newest_shown(window, newest) -> bool:
     """The visible plot's marker sits on the newest point, and its line ends there too."""
     plot = window.plots.currentWidget()
     if plot is window.rho_plot:
-        want = (newest["T_sample_K"], math.log10(newest["rho_ohm_sq"]))
-        line = plot.valid if newest["valid"] else plot.excluded
+        want = (newest["T_sample_K"], math.log10(newest["xx_rho_ohm_sq"]))
+        line = plot.valid if newest["xx_valid"] else plot.excluded
     else:
         want = ((newest["time_s"] - window.store.run_started) / 60.0,
                 math.log10(newest["T_mc_K"]))
@@ -80,7 +75,7 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt5 import QtWidgets
 
-    from cryolab.events import PointTaken, RunStarted, StepStarted
+    from cryolab.events import RunStarted, StepStarted
     from cryolab.gui.window import MainWindow
     from cryolab.gui.worker import InstrumentWorker
     from cryolab.sequence import PlannedStep, RampTemperature
@@ -98,9 +93,11 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict:
         try:
             for n in sizes:
                 planned = PlannedStep(0, RampTemperature(from_K=1.0, to_K=0.06), 3.0 * n)
-                window.store.apply([RunStarted(1.8e9, [planned], 0),
+                window.store.apply([RunStarted(1.8e9, [planned], 0,
+                                               {"channels": [{"name": "xx",
+                                                              "kind": "longitudinal"}]}),
                                     StepStarted(1.8e9, planned)])
-                window.store.apply([PointTaken(0, row) for row in _rows(0, n)])
+                window.store.apply(_points(0, n))
                 for tab, name in ((window.rho_plot, "rho_T"), (window.time_plot, "time")):
                     window.plots.setCurrentWidget(tab)
                     app.processEvents()

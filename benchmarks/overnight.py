@@ -27,7 +27,7 @@ SEQUENCE = Path(__file__).resolve().parent.parent / "sequences" / "overnight_fie
 COMPONENTS = (
     ("simulator", ("cryolab/sim/",)),
     ("drivers and sockets", ("instruments/", "pymeasure/", "pyvisa", "socket", "selectors")),
-    ("writer", ("cryolab/storage", "h5py/")),
+    ("writer", ("cryolab/runfile/", "h5py/")),
     ("fitter", ("cryolab/analysis/", "scipy/")),
     ("runner", ("cryolab/",)),
 )
@@ -95,8 +95,8 @@ def run(sequence: Path = SEQUENCE, seed: int = 1) -> dict:
         _, second = _run(sequence, seed, Path(tmp), "second")
     figures["same_seed_identical_points"] = bool(
         first.dtype == second.dtype and len(first) == len(second)
-        and all(np.array_equal(first[c], second[c], equal_nan=c not in ("valid", "flags"))
-                for c in first.dtype.names))
+        and all(np.array_equal(first[c], second[c], equal_nan=first.dtype[c].kind == "f")
+                for c in first.dtype.names or ()))
     figures.update(profile_split(sequence, seed))
     return figures
 

@@ -1,7 +1,8 @@
 """Per-point cost of cryolab's whole data path with instruments that answer instantly:
-guarded driver calls → calibration → R, ρ, flags → event → HDF5 writer (SWMR, flushed twice a
-second) and the live fitter's feed. The step is a temperature ramp, so the fitter takes every
-valid point, as in a night's run."""
+guarded role calls → calibration → R, ρ, flags per channel → event → HDF5 writer (SWMR,
+flushed twice a second) and the live fitter's feed (one per longitudinal channel). The step is
+a temperature ramp, so the fitters take every valid point, as in a night's run. Timed with 1,
+2 and 4 channels (one sample; a Hall bar; two Hall bars)."""
 
 from __future__ import annotations
 
@@ -44,14 +45,17 @@ def time_points(runner: Runner, clock, n_points: int, warmup: int = 0,
     return elapsed
 
 
-def run(n_points: int = N_POINTS, extra_subscribers=()) -> dict:
+def run(n_points: int = N_POINTS, extra_subscribers=(), channels: int = 1) -> dict:
     clock = VirtualClock(start=1.8e9)
     sequence = Sequence(steps=[RampTemperature(from_K=0.06, to_K=1.0)])
+    station = InstantStation(channels)
+    specs = station.config.channel_specs()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.h5"
-        writer = RunWriter(path, {"benchmark": "pipeline"}, ["xx"])
-        fitter = LiveFitter(((0, "xx"),), publish=[writer])
-        runner = Runner(InstantStation(), sequence, clock, [writer, fitter, *extra_subscribers])
+        writer = RunWriter(path, {"benchmark": "pipeline"}, [c.name for c in specs])
+        fitter = LiveFitter([(i, c.name) for i, c in enumerate(specs)
+                             if c.kind == "longitudinal"], publish=[writer])
+        runner = Runner(station, sequence, clock, [writer, fitter, *extra_subscribers])
         runner.acq.sync_from_instruments()
         elapsed = time_points(runner, clock, n_points)
         fitter.close()
@@ -59,13 +63,20 @@ def run(n_points: int = N_POINTS, extra_subscribers=()) -> dict:
         with RunFile(path) as run_file:
             stored = len(run_file.points())
     assert stored == n_points, (stored, n_points)
-    return {"points": n_points, "us_per_point": elapsed / n_points * 1e6}
+    return {"points": n_points, "channels": channels, "us_per_point": elapsed / n_points * 1e6}
 
 
 def compare(n_points: int = N_POINTS) -> dict:
-    """cryolab (median of three runs) beside QCoDeS, PyMeasure and the floors, same process."""
-    ours = float(np.median([run(n_points)["us_per_point"] for _ in range(3)]))
-    figures = {"cryolab_us_per_point": ours, **peers.run(n_points)}
+    """cryolab (median of three runs) with 1, 2 and 4 channels, beside QCoDeS, PyMeasure and
+    the floors (one channel's 12 columns), same process."""
+    by_channels = {n: float(np.median([run(n_points, channels=n)["us_per_point"]
+                                       for _ in range(3)])) for n in (1, 2, 4)}
+    ours = by_channels[1]
+    figures: dict = {"cryolab_us_per_point": ours}
+    for n in (2, 4):
+        figures[f"cryolab_{n}_channels_us_per_point"] = by_channels[n]
+    figures["cryolab_us_per_extra_channel"] = (by_channels[4] - ours) / 3
+    figures.update(peers.run(n_points))
     for key in ("qcodes", "pymeasure", "numpy_append", "h5py_buffered"):
         figures[f"ratio_cryolab_to_{key}"] = ours / figures[f"{key}_us_per_point"]
     return figures

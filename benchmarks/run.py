@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import crash, fits, gui, overnight, pipeline, soak, sockets
+from benchmarks import crash, fits, gui, monitor, overnight, pipeline, soak, sockets
 
 BENCHMARKS = {
     "pipeline": ("per-point data path, instant instruments, beside QCoDeS, PyMeasure and floors",
@@ -26,6 +26,8 @@ BENCHMARKS = {
     "soak": ("simulated 48 h with 1 % injected faults", soak.run),
     "crash": ("points a SIGKILL loses, in wall time (a real cryolab run killed 8 times)",
               crash.run),
+    "monitor": ("the monitor: first load of a 48 h night, lag behind the file, CPU while "
+                "watching", monitor.run),
 }
 
 

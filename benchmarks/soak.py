@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from cryolab.events import StepEnded
+from cryolab.measurement import Flag
 from cryolab.runfile import RunFile
 from cryolab.sequence import FieldSweep, RampSpec, Sequence, SetExcitation
 from cryolab.session import RunSpec, Session
@@ -73,7 +74,7 @@ def run(hours_target: float = 48.0, fault_rate: float = 0.01, seed: int = 11) ->
             faults_recorded = run_file.faults()
             points = run_file.points()
             segment = run_file.segments()[0]
-    flagged_fault = int(((points["point_flags"] & 16) > 0).sum())
+    flagged_fault = int(((points["point_flags"] & Flag.INSTRUMENT_FAULT) > 0).sum())
     # every injected fault against the file's rows, by instrument and (virtual) time: a row
     # with no injection behind it is a genuine fault (a 50 ms timeout on a busy machine)
     wanted = Counter((name, round(e.time, 6)) for name, events in injected.items()
@@ -94,7 +95,7 @@ def run(hours_target: float = 48.0, fault_rate: float = 0.01, seed: int = 11) ->
         "genuine_faults_recorded": sum((got - wanted).values()),
         "instrument_down_events": sum(f["action"] == "down" for f in faults_recorded),
         "points_flagged_instrument_fault": flagged_fault,
-        "points_flagged_any": int(((points["point_flags"] | points["xx_flags"]) != 0).sum()),
+        "points_flagged_any": int((points["xx_flags"] != 0).sum()),
         "rss_start_MB": rss_start,
         "rss_after_warmup_MB": warm,  # at the end of the first tenth of the steps
         "rss_end_MB": rss_end,

@@ -60,8 +60,8 @@ def run(n_points: int = N_POINTS) -> dict:
         clock.before_jump(station.confirm_writes)
         io = _IOTimer()
         for instrument in station.instruments.values():
-            io.wrap(instrument.adapter)
-        writer = RunWriter(Path(tmp) / "sockets.h5", {"benchmark": "sockets"})
+            io.wrap(instrument.driver.adapter)
+        writer = RunWriter(Path(tmp) / "sockets.h5", {"benchmark": "sockets"}, ["xx"])
         fitter = LiveFitter(publish=[writer])
         runner = Runner(station, Sequence(steps=[RampTemperature(from_K=0.06, to_K=1.0)]),
                         clock, [writer, fitter])

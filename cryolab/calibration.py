@@ -1,8 +1,17 @@
-"""Lake Shore ``.340`` thermometer curves: parse, check, write, and convert R ↔ T in log R – log T.
+"""Lake Shore ``.340`` thermometer curves: parse, check, write, and convert R ↔ T the way the
+instrument does for the curve's data format.
 
 File layout (protocols.md §4): ``key: value`` header lines, a blank line, a column title line,
 then one ``<index> <units> <temperature K>`` row per breakpoint. Units depend on the data
 format: 3 = Ω, 4 = log10 Ω (the usual RuO₂ format), 5 = log10 Ω against log10 K.
+
+Interpolation is linear between breakpoints in the format's own coordinates, as a Lake Shore
+controller does with a loaded curve (Model 372 manual §6.6.1, CRVHDR: "3 = Ω/K (linear),
+4 = log Ω/K (linear)", e.g. "logohms vs. kelvin using linear interpolation"; format 5 is
+"log Ω / log K", Model 340 manual p. 9-29): format 3, T linear in R; format 4, T linear in
+log10 R; format 5, log10 T linear in log10 R. cryolab's T for a resistance is therefore the
+bridge's own reading of that curve (the simulated 372 follows the same rule;
+tests/test_calibration.py checks the two agree to 10⁻⁹).
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ import numpy as np
 
 #: Data Format codes that describe a resistance (the others are diode voltages)
 RESISTANCE_FORMATS = {3: "Ohms/Kelvin", 4: "Log Ohms/Kelvin", 5: "Log Ohms/Log Kelvin"}
+#: per format: whether the interpolation's abscissa is log10 R and its ordinate log10 T
+LOG_AXES = {3: (False, False), 4: (True, False), 5: (True, True)}
 MAX_BREAKPOINTS = 200  # a 372 user curve holds at most 200 points (372 manual, CRVPT)
 
 
@@ -47,47 +58,61 @@ class Curve340:
         return float(self.R_ohm.min()), float(self.R_ohm.max())
 
     def temperature_K(self, R_ohm):
-        """T for a resistance, interpolated linearly in log R – log T.
+        """T for a resistance, interpolated linearly in the data format's coordinates (format 3:
+        T against R, 4: T against log10 R, 5: log10 T against log10 R; module docstring).
 
         Outside the calibrated range the answer is NaN: extrapolating a RuO₂ curve is how a
         sample ends up 'at' 5 mK, so the caller has to see that the reading is unusable.
         """
-        xs, ys, xs_list, ys_list = self._log_table
+        xs, ys, xs_list, ys_list = self._table
+        log_R, log_T = LOG_AXES[self.data_format]
         if isinstance(R_ohm, float | int):  # one reading per point: no numpy on this path
             if not R_ohm > 0:
                 return math.nan
-            x = math.log(R_ohm)
+            x = math.log10(R_ohm) if log_R else float(R_ohm)
             i = bisect.bisect_left(xs_list, x)
             if i == 0:
-                return math.exp(ys_list[0]) if x == xs_list[0] else math.nan
-            if i == len(xs_list):
+                if x != xs_list[0]:
+                    return math.nan
+                y = ys_list[0]
+            elif i == len(xs_list):
                 return math.nan
-            x0, x1 = xs_list[i - 1], xs_list[i]
-            y0, y1 = ys_list[i - 1], ys_list[i]
-            return math.exp(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
+            else:
+                x0, x1 = xs_list[i - 1], xs_list[i]
+                y0, y1 = ys_list[i - 1], ys_list[i]
+                y = y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+            return 10.0**y if log_T else y
+        R = np.asarray(R_ohm, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):  # R ≤ 0 → NaN, as out of range
-            logR = np.log(np.asarray(R_ohm, dtype=float))
-        out = np.exp(np.interp(logR, xs, ys, left=np.nan, right=np.nan))
+            x = np.log10(R) if log_R else np.where(R > 0, R, np.nan)
+        y = np.interp(x, xs, ys, left=np.nan, right=np.nan)
+        out = 10.0**y if log_T else y
         return float(out) if np.ndim(out) == 0 else out
 
     @functools.cached_property
-    def _log_table(self) -> tuple[np.ndarray, np.ndarray, list[float], list[float]]:
-        """log R (increasing: np.interp and bisect need it) and log T, as arrays and lists."""
+    def _table(self) -> tuple[np.ndarray, np.ndarray, list[float], list[float]]:
+        """The interpolation table in the format's coordinates, abscissa increasing (np.interp
+        and bisect need it), as arrays and as lists for the scalar path."""
         R, T = self.R_ohm, self.T_K
         if R[0] > R[-1]:  # RuO₂ resistance falls with T
             R, T = R[::-1], T[::-1]
-        # the scalar path takes logs with math.log, so its table does too (np.log may differ by
-        # an ulp, which would put a reading exactly at a calibrated end outside the table)
-        xs_list = [math.log(r) for r in R.tolist()]
-        ys_list = [math.log(t) for t in T.tolist()]
-        xs, ys = np.log(R), np.log(T)
-        return xs, ys, xs_list, ys_list
+        log_R, log_T = LOG_AXES[self.data_format]
+        # both paths take logs with math.log10, so their tables agree to the last bit (np.log10
+        # may differ by an ulp, which would put a reading exactly at a calibrated end outside)
+        xs_list = [math.log10(r) if log_R else float(r) for r in R.tolist()]
+        ys_list = [math.log10(t) if log_T else float(t) for t in T.tolist()]
+        return np.array(xs_list), np.array(ys_list), xs_list, ys_list
 
     def resistance_ohm(self, T_K):
-        """R for a temperature (the inverse interpolation, same log–log scheme)."""
-        logT = np.log(np.asarray(T_K, dtype=float))
-        out = np.exp(np.interp(logT, np.log(self.T_K), np.log(self.R_ohm),
-                               left=np.nan, right=np.nan))
+        """R for a temperature: the inverse of ``temperature_K`` (the same straight segments)."""
+        xs, ys, _, _ = self._table
+        log_R, log_T = LOG_AXES[self.data_format]
+        T = np.asarray(T_K, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.log10(T) if log_T else T
+        order = np.argsort(ys)
+        x = np.interp(y, ys[order], xs[order], left=np.nan, right=np.nan)
+        out = 10.0**x if log_R else x
         return float(out) if np.ndim(out) == 0 else out
 
 

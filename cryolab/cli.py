@@ -23,11 +23,14 @@ import pandas as pd
 
 from cryolab import __version__, arguments
 from cryolab.analysis.fit import Choice, FitError, choose_model, fit
+from cryolab.analysis.hall import HallSummary, analyze_hall, hall_pairs
 from cryolab.analysis.report import FORMATS, make_report
 from cryolab.analysis.summary import analyze_points
 from cryolab.clock import ScaledClock
 from cryolab.inputs import InputError, read_input
+from cryolab.monitor import arguments as monitor_arguments
 from cryolab.progress import ProgressBar
+from cryolab.roles.registry import DEFAULT_MODEL_OF_KEY, models_of
 from cryolab.runfile import RunFile, RunFileError, export_csv
 from cryolab.sequence import format_duration, make_plan
 from cryolab.session import (
@@ -39,35 +42,59 @@ from cryolab.session import (
     validate,
 )
 from cryolab.sim.faults import FaultRule, parse_fault_spec
-from cryolab.sim.lab import NAMES, SimulatedLab
-from cryolab.station import ConnectError
+from cryolab.sim.lab import NAMES, InstrumentSpec, SimulatedLab
+from cryolab.sim.station import lab_for_station, match_magnet
+from cryolab.station import ConnectError, StationConfig, load_station
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 MAX_CSV_BYTES = 200_000_000  # 10⁶ points of a few columns fit many times over
 
 
-def parse_fault(spec: str) -> tuple[str, FaultRule]:
-    """``--fault`` specs by the simulator's own parser; a malformed one is a usage error."""
-    try:
-        return parse_fault_spec(spec, NAMES)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _serve_plan(args: argparse.Namespace) -> tuple[list, dict[str, dict], StationConfig | None]:
+    """(instrument specs in port order, samples, station) that ``sim serve`` builds: the
+    station file's instruments, or one lock-in, bridge and magnet of the models asked for."""
+    if args.station is None:
+        # the CLI's model names are the registry's, as a station file's ``model:`` says
+        return [InstrumentSpec(name, getattr(args, name) or DEFAULT_MODEL_OF_KEY[name])
+                for name in NAMES], {}, None
+    chosen = [f"--{name}" for name in NAMES if getattr(args, name) is not None]
+    if chosen:
+        raise InputError("cryolab sim serve", [
+            f"{', '.join(chosen)}: the station file names every instrument's model; give "
+            "either --station or the models"])
+    station = load_station(args.station)
+    specs, samples = lab_for_station(station, args.sample)
+    return specs, samples, station
 
 
 def cmd_sim_serve(args: argparse.Namespace) -> int:
-    faults: dict[str, list[FaultRule]] = {}
-    for name, rule in args.fault or []:
-        faults.setdefault(name, []).append(rule)
     try:
-        # the CLI's model names are the twins' DEVICES keys, as a station file's model: says
-        instruments = [("lockin", args.lockin, {}), ("bridge", args.bridge, {}),
-                       ("magnet", args.magnet, {})]
+        specs, samples, station = _serve_plan(args)
+    except InputError as exc:
+        return _report_input_error(exc, moved=False)
+    names = [spec.name for spec in specs]
+    faults: dict[str, list[FaultRule]] = {}
+    for text in args.fault or []:
+        try:
+            name, rule = parse_fault_spec(text, names)
+        except ValueError as exc:
+            print(f"cryolab sim serve: --fault: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        faults.setdefault(name, []).append(rule)
+    last_port = (args.port_base or 0) + len(specs) - 1
+    if args.port_base and last_port > 65535:
+        print(f"cryolab sim serve: --port-base {args.port_base}: {len(specs)} instruments need "
+              f"ports up to {last_port}, beyond 65535", file=sys.stderr)
+        return EXIT_INVALID
+    try:
         lab = SimulatedLab(ScaledClock(args.speed), preset=args.sample, seed=args.seed,
                            port_base=args.port_base, faults=faults,
                            bridge_max_connections=args.bridge_max_connections,
-                           instruments=instruments)
+                           instruments=specs, samples=samples)
+        if station is not None:
+            match_magnet(lab.world, station)
     except OSError as exc:
-        where = f"ports {args.port_base}–{args.port_base + 2}" if args.port_base else "a port"
+        where = f"ports {args.port_base}–{last_port}" if args.port_base else "a port"
         print(f"cannot serve the simulated instruments on {where} of 127.0.0.1: "
               f"{exc.strerror or exc} (another program may be using them; try --port-base 0)",
               file=sys.stderr)
@@ -87,8 +114,9 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report_input_error(exc: InputError) -> int:
-    print("refused, nothing was moved and no file was written:", file=sys.stderr)
+def _report_input_error(exc: InputError, moved: bool = True) -> int:
+    print("refused, nothing was moved and no file was written:" if moved else "refused:",
+          file=sys.stderr)
     for problem in exc.problems:
         print(f"  {exc.source}: {problem}", file=sys.stderr)
     return EXIT_INVALID
@@ -145,12 +173,38 @@ def _refused(message: str) -> int:
     return EXIT_INVALID
 
 
+def _companion(args: argparse.Namespace):
+    """The monitor companion of --notify/--monitor-port (InputError for a bad file)."""
+    from cryolab.monitor.companion import companion_options
+
+    return companion_options(args.notify, args.monitor_port)
+
+
+def _run_faults(specs: list[str] | None, spec) -> dict[str, list[FaultRule]]:
+    """--fault specs for a simulated run, by the station's instrument names (ValueError)."""
+    if specs and not spec.simulated:
+        raise ValueError("--fault injects faults into the simulated instruments (--sim) only")
+    faults: dict[str, list[FaultRule]] = {}
+    for text in specs or []:
+        name, rule = parse_fault_spec(text, spec.station.instruments)
+        if rule.kind == "quench" and name != spec.station.magnet_name:
+            raise ValueError(f"fault {text!r}: only the magnet supply "
+                             f"({spec.station.magnet_name}) can quench")
+        faults.setdefault(name, []).append(rule)
+    return faults
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         spec = validate(args.sequence, args.station, args.sim, args.speed, args.seed,
                         args.sample)
+        companion = _companion(args)
     except InputError as exc:
         return _report_input_error(exc)
+    try:
+        faults = _run_faults(args.fault, spec)
+    except ValueError as exc:
+        return _refused(str(exc))
     try:
         out = arguments.output_folder(args.out)
         if args.report:
@@ -164,7 +218,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"warning: disk space is tight: {room.describe(out)}", file=sys.stderr)
     path = new_run_path(out, spec.sequence.name)
     try:
-        session = Session(spec, path, subscribers=[ProgressBar()])
+        session = Session(spec, path, subscribers=[ProgressBar()], companion=companion,
+                          lab_options={"faults": faults} if faults else None)
     except ConnectError as exc:
         print(f"failed to start, nothing was moved: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -176,6 +231,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     try:
+        companion = _companion(args)
         plan = prepare_resume(args.run, args.speed)
     except InputError as exc:
         return _report_input_error(exc)
@@ -190,7 +246,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         session = Session(plan.spec, Path(args.run), start_index=plan.start_index, append=True,
                           initial_T_K=plan.last_T_K, initial_field_Oe=plan.last_field_Oe,
                           clock_start=start if plan.spec.simulated else None,
-                          subscribers=[ProgressBar()], lock=plan.lock)
+                          subscribers=[ProgressBar()], lock=plan.lock, companion=companion)
     except ConnectError as exc:
         plan.lock.release()
         print(f"failed to resume, nothing was moved: {exc}", file=sys.stderr)
@@ -266,12 +322,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
             with RunFile(data) as run:
                 points = run.points()
                 channel = (run.longitudinal_channels() or run.channel_names)[0]
+                pairs = hall_pairs(run.channels)
             summary, skipped = analyze_points(points, args.model, channel)
             result = {"fields": [{"field_Oe": r.field_Oe, **_choice_json(r.choice),
                                   "curvature_zeros_data_K": r.curvature_zeros_data_K,
                                   "curvature_zeros_model_K": r.curvature_zeros_model_K}
                                  for r in summary.rows],
                       "summary": summary.attrs(), "skipped": skipped}
+            halls = [analyze_hall(points, xx, xy) for xx, xy in pairs]
+            if halls:
+                result["hall"] = [_hall_json(h) for h in halls]
             if args.json:
                 print(json.dumps(result, indent=1, default=float))
             else:
@@ -280,6 +340,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 print(json.dumps(summary.attrs(), indent=1, default=float))
                 for line in skipped:
                     print(f"not fitted: {line}")
+                for hall in halls:
+                    _print_hall(hall)
             return EXIT_OK
         T, rho, err = _read_fit_csv(str(data))
         if args.model == "auto":
@@ -300,6 +362,32 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _hall_json(hall: HallSummary) -> dict:
+    fields = []
+    for f in hall.fields:
+        mean, err = f.R_H_mean
+        fields.append({"field_Oe": f.field_Oe, "R_H_ohm_per_T": mean, "R_H_err_ohm_per_T": err,
+                       "misalignment": f.misalignment, "hall_ratio_max": f.hall_ratio_max,
+                       "sigma_xx_deviation_max": f.sigma_xx_deviation_max,
+                       "T_K": f.T_K.tolist(), "rho_xx_sym_ohm_sq": f.rho_xx_sym.tolist(),
+                       "rho_xy_anti_ohm": f.rho_xy_anti.tolist(),
+                       "R_H_T_ohm_per_T": f.R_H_ohm_per_T.tolist(),
+                       "sigma_xx_S": f.sigma_xx_S.tolist(), "sigma_xy_S": f.sigma_xy_S.tolist()})
+    return {"longitudinal": hall.xx, "hall": hall.xy, "fields": fields, "notes": hall.notes}
+
+
+def _print_hall(hall: HallSummary) -> None:
+    print(f"Hall {hall.xy} against {hall.xx} (antisymmetrised in H):")
+    for f in hall.fields:
+        mean, err = f.R_H_mean
+        print(f"  {f.field_Oe:7.1f} Oe  R_H = {mean:.4g} ± {err:.2g} Ω/T over "
+              f"{f.T_K[0]:.3g}–{f.T_K[-1]:.3g} K; probes pick up {f.misalignment:.3g}·ρ_xx; "
+              f"max |ρ_xy/ρ_xx| = {f.hall_ratio_max:.2g} (σ_xx within "
+              f"{f.sigma_xx_deviation_max:.1e} of 1/ρ_xx)")
+    for note in hall.notes:
+        print(f"  {note}")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     try:
         arguments.output_file(args.output, FORMATS)
@@ -314,9 +402,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    from cryolab import session
     from cryolab.gui.app import run_gui  # Qt is imported only when the GUI is wanted
 
+    try:
+        session.DEFAULT_COMPANION = _companion(args)  # for every run the window starts
+    except InputError as exc:
+        return _report_input_error(exc)
     return run_gui(args)
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from cryolab.monitor.command import run_monitor  # the web stack only when it is wanted
+
+    return run_monitor(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -326,24 +425,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("sim", help="simulated instruments")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
-    # no abbreviations: "--bridge LS370" must never be taken for --bridge-max-connections
+    # no abbreviations: "--bridge MODEL" must never be taken for --bridge-max-connections
     serve = sim_sub.add_parser(
         "serve", allow_abbrev=False,
-        help="serve a simulated lock-in, bridge and magnet supply on 127.0.0.1 until interrupted")
-    serve.add_argument("--lockin", choices=("SR830", "SR860"), default="SR830",
-                       help="lock-in model (default SR830)")
-    serve.add_argument("--bridge", choices=("LS372", "LS370"), default="LS372",
-                       help="resistance bridge model (default LS372)")
-    serve.add_argument("--magnet", choices=("AMI430", "MercuryiPS", "CM4G"), default="AMI430",
-                       help="magnet supply model (default AMI430; CM4G: Cryomagnetics 4G)")
+        help="serve a simulated lock-in, bridge and magnet supply (or a station's instruments) "
+             "on 127.0.0.1 until interrupted")
+    for role, what in (("lockin", "lock-in"), ("bridge", "resistance bridge"),
+                       ("magnet", "magnet supply")):
+        default = DEFAULT_MODEL_OF_KEY[role]
+        serve.add_argument(f"--{role}", choices=models_of(role), default=None,
+                           help=f"{what} model (default {default})")
+    serve.add_argument("--station", metavar="FILE",
+                       help="serve a twin of every instrument this station file names, wired "
+                            "as its channels say (instead of --lockin/--bridge/--magnet)")
     serve.add_argument("--sample", choices=("S0", "S1"), default="S1",
                        help="sample preset (default S1)")
     serve.add_argument("--speed", type=arguments.scaled_speed, default=1.0,
                        help="simulated seconds per wall second (default 1)")
     serve.add_argument("--port-base", type=arguments.port_base, default=5025,
-                       help="lock-in on P, bridge on P+1, magnet on P+2 (default 5025; 0 = any)")
+                       help="lock-in on P, bridge on P+1, magnet on P+2, or a station's "
+                            "instruments in the order printed (default 5025; 0 = any)")
     serve.add_argument("--seed", type=arguments.seed, default=0, help="noise and fault seed")
-    serve.add_argument("--fault", type=parse_fault, action="append", metavar="SPEC",
+    serve.add_argument("--fault", action="append", metavar="SPEC",
                        help="inject faults: INSTRUMENT:KIND[:rate=P|:at=S[,for=S]], e.g. "
                             "lockin:timeout:rate=0.01 (repeatable)")
     serve.add_argument("--bridge-max-connections", type=arguments.connection_limit,
@@ -369,12 +472,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="runs", help="directory for the run file (default runs/)")
     run.add_argument("--report", metavar="FILE",
                      help="when the run ends, also write the report figure (.png/.pdf/.svg)")
+    run.add_argument("--fault", action="append", metavar="SPEC",
+                     help="with --sim: inject faults as `sim serve` does, and magnet:quench:at=S "
+                          "(repeatable)")
+    monitor_arguments.add_companion_arguments(run)
     run.set_defaults(func=cmd_run)
 
     resume = sub.add_parser("resume", help="continue an interrupted run in the same file")
     resume.add_argument("run", help="the run file (.h5)")
     resume.add_argument("--speed", type=arguments.speed,
                         help="override the recorded simulation speed (a number or 'max')")
+    monitor_arguments.add_companion_arguments(resume)
     resume.set_defaults(func=cmd_resume)
 
     export = sub.add_parser("export", help="export a run file to CSV")
@@ -410,7 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--exit-after", type=float, default=0.0, metavar="SECONDS",
                      help="close the window after this many seconds (with --screenshot: "
                           "take the screenshot then)")
+    monitor_arguments.add_companion_arguments(gui)
     gui.set_defaults(func=cmd_gui)
+
+    monitor = sub.add_parser("monitor", help="a read-only web page of run files (a file or a "
+                                             "folder), and notifications")
+    monitor_arguments.add_monitor_arguments(monitor)
+    monitor.set_defaults(func=cmd_monitor)
     return parser
 
 

@@ -405,7 +405,7 @@ def validation_problems(exc: ValidationError, prefix: tuple[Any, ...] = (),
 
 
 #: tags of discriminated unions (instrument models): pydantic puts the tag in an error's
-#: location (instruments.magnet.AMI430.resource), which is not a key anyone wrote
+#: location (instruments.<name>.<model>.resource), which is not a key anyone wrote
 UNION_TAGS: set[str] = set()
 
 

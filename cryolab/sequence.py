@@ -84,10 +84,11 @@ class RunSettings(BaseModel):
 
 
 class SimulationSettings(BaseModel):
-    """Used only with ``--sim``: which sample, and where the simulated fridge starts."""
+    """Used only with ``--sim``: which sample (default: the station's ``simulation.preset``),
+    and where the simulated fridge starts."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    preset: Literal["S0", "S1"] = "S1"
+    preset: Literal["S0", "S1"] | None = None
     #: the mixing chamber's temperature when the simulation starts (default: base)
     start_K: Annotated[Number, Field(gt=0, le=10)] | None = None
 

@@ -27,6 +27,7 @@ from cryolab.clock import Clock, ScaledClock, VirtualClock, WallClock
 from cryolab.events import SubscriberFunc
 from cryolab.inputs import InputError, validation_problems
 from cryolab.measurement import Flag
+from cryolab.monitor.companion import Companion, CompanionOptions
 from cryolab.runfile import (
     RunFile,
     RunFileError,
@@ -66,6 +67,10 @@ from cryolab.units import OE_PER_TESLA
 
 log = logging.getLogger("cryolab")
 
+#: the companion (web page, notifications) of every Session that is given none: `cryolab gui
+#: --notify/--monitor-port` sets it for the runs its window starts
+DEFAULT_COMPANION: CompanionOptions | None = None
+
 
 @dataclass
 class RunSpec:
@@ -95,7 +100,8 @@ def validate(sequence_path: str | Path, station_path: str | Path | None, simulat
     path = Path(sequence_path)
     sequence, text = read_sequence(path, station)  # size, encoding and alias guards come first
     return RunSpec(sequence, text, str(path), station, simulated, speed, seed,
-                   preset or sequence.simulation.preset,
+                   # --sample, else the sequence's sample, else the station's
+                   preset or sequence.simulation.preset or station.simulation.preset,
                    read_calibrations(station, str(station_path or "station")))
 
 
@@ -197,7 +203,8 @@ class Session:
                  start_index: int = 0, append: bool = False, initial_T_K: float | None = None,
                  initial_field_Oe: float = 0.0, clock_start: float | None = None,
                  subscribers: Iterable[SubscriberFunc] = (), lab_options: dict | None = None,
-                 lock: WriterLock | None = None) -> None:
+                 lock: WriterLock | None = None,
+                 companion: CompanionOptions | None = None) -> None:
         self.spec = spec
         self.path = path
         self._owns_bench = bench is None
@@ -206,6 +213,7 @@ class Session:
         self.fitter: LiveFitter | None = None
         self.runner: Runner | None = None
         self._log_handler: QuietFileHandler | None = None
+        self.companion: Companion | None = None
         try:
             if self.bench is None:
                 start_K = initial_T_K if initial_T_K is not None else \
@@ -220,6 +228,9 @@ class Session:
             self._start_log()
             channels = [c.name for c in spec.station.channel_specs()]
             self.writer = RunWriter(path, self._attrs(), channels, append=append, lock=lock)
+            companion = companion or DEFAULT_COMPANION
+            if companion is not None:  # the page and the notifications, in their own process
+                self.companion = Companion(path, companion)
             extra = list(subscribers)
             longitudinal = [(i, c.name) for i, c in enumerate(spec.station.channel_specs())
                             if c.kind == "longitudinal"]
@@ -280,7 +291,8 @@ class Session:
         # the fitter first: its last fits and the summary still go into the open file
         for closer in (self.fitter.close if self.fitter else None,
                        self.writer.close if self.writer else None,
-                       self.bench.close if self.bench and self._owns_bench else None):
+                       self.bench.close if self.bench and self._owns_bench else None,
+                       self.companion.stop if self.companion else None):
             if closer is None:
                 continue
             try:

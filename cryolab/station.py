@@ -52,6 +52,7 @@ from cryolab.roles.registry import (
     AnyInstrumentConfig,
     BridgeConfig,
     Resource,
+    bridge_ramp_range_K_per_min,
     sine_output_range_V,
 )
 from instruments.limits import Span
@@ -271,7 +272,7 @@ class StationConfig(_Strict):
     @model_validator(mode="after")
     def _check_roles(self) -> StationConfig:
         problems = []
-        for role, what in (("bridge", "a resistance bridge"), ("magnet", "a magnet supply")):
+        for role, what in (("bridge", "resistance bridge"), ("magnet", "magnet supply")):
             names = self.names_of(role)
             if len(names) != 1:
                 problems.append(f"instruments: needs exactly one {what}, found "
@@ -288,6 +289,14 @@ class StationConfig(_Strict):
                 if instrument is not None and instrument not in lockins:
                     problems.append(f"channels.{name}.{key}: {instrument!r} is not a lock-in of "
                                     f"this station ({', '.join(lockins) or 'none'})")
+        for source in {c.bias.source for c in self.channels.values() if c.bias}:
+            resistors = {c.bias.resistor_ohm for c in self.channels.values()
+                         if c.bias and c.bias.source == source and c.bias.resistor_ohm}
+            if len(resistors) > 1:
+                problems.append(f"channels: the current from {source!r} passes one bias "
+                                f"resistor, but its channels give "
+                                f"{', '.join(f'{r:g}' for r in sorted(resistors))} Ω "
+                                "(bias.resistor_ohm)")
         if self.channels:
             used = [c.lockin for c in self.channels.values()]
             twice = sorted({n for n in used if used.count(n) > 1})
@@ -301,7 +310,8 @@ class StationConfig(_Strict):
     @model_validator(mode="after")
     def _check_bias(self) -> StationConfig:
         """Every current the limits allow must be one each source's sine output can make
-        through its bias resistor (SR830: 4 mV to 5 V rms); the safe state sets the lowest."""
+        through its bias resistor (a lock-in's sine output spans e.g. 4 mV to 5 V rms); the safe
+        state sets the lowest."""
         low_A, high_A = (x * 1e-9 for x in self.limits.current_nA)
         for source in self.source_specs():
             v_min, v_max = sine_output_range_V(self.instruments[source.name].model)
@@ -324,6 +334,12 @@ class StationConfig(_Strict):
         if used > self.limits.max_heater_range:
             raise ValueError(f"instruments.{self.bridge_name}.heater_ranges: uses range {used}, "
                              f"above limits.max_heater_range = {self.limits.max_heater_range}")
+        fastest = bridge_ramp_range_K_per_min(self.bridge.model)[1]
+        if self.limits.max_temperature_ramp_K_per_min > fastest:
+            raise ValueError(
+                f"limits.max_temperature_ramp_K_per_min: "
+                f"{self.limits.max_temperature_ramp_K_per_min:g} K/min is faster than the "
+                f"{self.bridge.model} ramps its setpoint (at most {fastest:g} K/min)")
         return self
 
     # ------------------------------------------------------------------ files

@@ -172,6 +172,8 @@ class AMI430(StrictValuesMixin, _PymeasureAMI430):
         """Pause, set rate and target (both checked first), then RAMP. Does not wait."""
         in_range("magnet target field", "Oe")(target_Oe, self.field_limits_Oe)
         in_range("magnet ramp rate", "Oe/s")(rate_Oe_per_s, self.ramp_rate_limits_Oe_per_s)
+        if not rate_Oe_per_s > 0:  # a rate of zero never arrives; refused before PAUSE is sent
+            raise LimitError(f"magnet ramp rate: {rate_Oe_per_s:g} Oe/s must be above 0")
         self.pause()
         self.ramp_rate_Oe_per_s = rate_Oe_per_s
         self.target_field_Oe = target_Oe

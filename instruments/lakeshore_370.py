@@ -271,6 +271,8 @@ class LakeShore370(StrictValuesMixin, Instrument):
     """Lake Shore Model 370 over GPIB or RS-232 (through a serial server for a socket)."""
 
     READ_TERMINATION = WRITE_TERMINATION = "\r\n"
+    #: setpoint ramp rates the sample heater's loop accepts, K/min
+    RAMP_RATE_RANGE = LS370Heater.RAMP_RATE_RANGE
 
     channels = Instrument.MultiChannelCreator(LS370Input, list(CHANNEL_IDS), prefix="ch_")
     sample_heater = Instrument.ChannelCreator(LS370Heater, "sample")

@@ -151,6 +151,8 @@ class LS372Heater(StrictValuesMixin, Channel):
     output_percent = Channel.measurement(
         "HTR?", """Get the sample-heater output in % of its range.""")
 
+    #: setpoint ramp rates the 372 accepts, K/min (RAMP: 0.001 to 100)
+    RAMP_RATE_RANGE = Span(0.001, 100.0, "372 range")
     #: the fastest setpoint ramp the station allows, K/min
     ramp_rate_limits = Span(0.0, 100.0, "372 range")
 
@@ -178,7 +180,8 @@ class LS372Heater(StrictValuesMixin, Channel):
         return bool(int(on)), float(rate)
 
     def set_ramp(self, enabled: bool, rate_K_per_min: float) -> None:
-        rate = in_range("setpoint ramp rate", "K/min")(rate_K_per_min, self.ramp_rate_limits)
+        rate = in_range("setpoint ramp rate", "K/min")(rate_K_per_min, self.RAMP_RATE_RANGE)
+        in_range("setpoint ramp rate", "K/min")(rate, self.ramp_rate_limits)
         self.write(f"RAMP {{ch}},{int(enabled)},{rate:.4g}")
 
     @property
@@ -218,6 +221,8 @@ class LakeShore372(StrictValuesMixin, Instrument):
     """Lake Shore Model 372 over its Ethernet socket (port 7777) or GPIB/USB."""
 
     READ_TERMINATION = WRITE_TERMINATION = "\r\n"
+    #: setpoint ramp rates the sample heater's loop accepts, K/min
+    RAMP_RATE_RANGE = LS372Heater.RAMP_RATE_RANGE
 
     channels = Instrument.MultiChannelCreator(LS372Input, list(INPUT_IDS), prefix="ch_")
     sample_heater = Instrument.ChannelCreator(LS372Heater, 0)

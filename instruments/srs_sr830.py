@@ -3,7 +3,7 @@
 pymeasure's SR830 is right about the command set but silently clips (``sine_voltage = 10`` sends
 5 V) and rounds time constants and sensitivities up; cryolab needs every out-of-range request to
 raise before anything is sent, and the reference frequency narrowed to what the station allows.
-The output-filter maths (settle time, noise bandwidth) lives here too, shared with the simulator.
+The output-filter maths (settle time, noise bandwidth) is model-neutral: ``lockin_filter``.
 """
 
 from __future__ import annotations
@@ -14,34 +14,10 @@ from typing import NamedTuple
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.srs.sr830 import SR830 as _PymeasureSR830
 from pymeasure.instruments.srs.sr830 import LIAStatus
-from scipy.special import gammainccinv
 
 from instruments.limits import Span, in_range, one_of
+from instruments.lockin_filter import settle_time_s
 from instruments.strict import StrictValuesMixin
-
-#: poles of the output filter per slope in dB/octave (SR830 manual p. 3-13)
-SLOPE_POLES = {6: 1, 12: 2, 18: 3, 24: 4}
-#: equivalent noise bandwidth × τ per number of poles (SR830 manual p. 3-16)
-ENBW_TIMES_TAU = {1: 1 / 4, 2: 1 / 8, 3: 3 / 32, 4: 5 / 64}
-
-
-def settle_time_s(tau_s: float, slope_dB_per_oct: int, precision: float = 0.99) -> float:
-    """Time after a step until an n-pole RC output filter has reached ``precision`` of it.
-
-    The residual of n identical RC stages is e^(−x) Σ_{k<n} x^k/k! = Q(n, x), the regularised
-    upper incomplete gamma function, so x = Q⁻¹(n, 1 − precision): 4.6, 6.6, 8.4, 10.0 τ for
-    99 % at 6–24 dB/oct (protocols.md §1.4, the usual "5, 7, 9, 10 τ" rule).
-    """
-    n = SLOPE_POLES[int(slope_dB_per_oct)]
-    if not 0.0 < precision < 1.0:
-        raise ValueError(f"precision must be between 0 and 1, got {precision}")
-    return tau_s * float(gammainccinv(n, 1.0 - precision))
-
-
-def enbw_Hz(tau_s: float, slope_dB_per_oct: int) -> float:
-    """Equivalent noise bandwidth of the output filter: 1/(4τ), 1/(8τ), 3/(32τ), 5/(64τ)."""
-    return ENBW_TIMES_TAU[SLOPE_POLES[int(slope_dB_per_oct)]] / tau_s
-
 
 _OVERLOAD_BITS = int(LIAStatus.INPUT_OVERLOAD | LIAStatus.FILTER_OVERLOAD
                      | LIAStatus.OUTPUT_OVERLOAD)
@@ -181,7 +157,7 @@ class SR830(StrictValuesMixin, _PymeasureSR830):
 
         Unlike AGAN this is done in a few explicit steps, so the caller's clock (``wait``,
         which may be simulated) paces it: while the output overloads, go up a decade and wait
-        one time constant; then choose from the reading. Returns the new sensitivity in V.
+        three time constants; then choose from the reading. Returns the new sensitivity in V.
         """
         tau = self.time_constant
         self.read_status()  # clear latched bits from before

@@ -30,7 +30,8 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.srs.sr860 import SR860 as _PymeasureSR860
 
 from instruments.limits import Span, in_range, one_of
-from instruments.srs_sr830 import LockinReading, settle_time_s
+from instruments.lockin_filter import settle_time_s
+from instruments.srs_sr830 import LockinReading
 from instruments.strict import StrictValuesMixin
 
 

@@ -10,15 +10,15 @@ import pytest
 
 from tests.conftest import RawClient
 
-LINE = re.compile(r"^(lockin|bridge|magnet) TCPIP0::127\.0\.0\.1::(\d+)::SOCKET$")
+LINE = re.compile(r"^([A-Za-z]\w*) TCPIP0::127\.0\.0\.1::(\d+)::SOCKET$")
 
 
-def start_server(*args):
+def start_server(*args, instruments: int = 3):
     proc = subprocess.Popen(
         [sys.executable, "-m", "cryolab", "sim", "serve", "--port-base", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ports = {}
-    for _ in range(3):
+    for _ in range(instruments):
         line = proc.stdout.readline().strip()
         m = LINE.match(line)
         assert m, f"unexpected line {line!r}; stderr: {proc.stderr.read() if proc.poll() else ''}"

@@ -12,7 +12,8 @@ from pymeasure.test import expected_protocol
 from instruments.ami_430 import AMI430, MagnetState
 from instruments.lakeshore_372 import LakeShore372, ReadingStatus
 from instruments.limits import LimitError, Span
-from instruments.srs_sr830 import SR830, LockinReading, enbw_Hz, settle_time_s
+from instruments.lockin_filter import enbw_Hz, settle_time_s
+from instruments.srs_sr830 import SR830, LockinReading
 
 # ----------------------------------------------------------------------------- SR830
 
@@ -237,9 +238,11 @@ def test_430_converts_oe_to_kilogauss_per_minute():
         (lambda m: setattr(m, "ramp_rate_Oe_per_s", 0.0), "must be above 0"),
         (lambda m: m.start_ramp(700.0, 5.0), "max_field_Oe"),
         (lambda m: m.start_ramp(300.0, 11.0), "max_field_ramp_Oe_per_s"),
+        (lambda m: m.start_ramp(300.0, 0.0), "must be above 0"),  # refused before PAUSE
         (lambda m: m.ramp_to_field(1000, 1), "bypasses cryolab's limits"),
     ],
-    ids=["huge", "negative", "inf", "fast", "zero-rate", "ramp-far", "ramp-fast", "pymeasure"],
+    ids=["huge", "negative", "inf", "fast", "zero-rate", "ramp-far", "ramp-fast",
+         "ramp-zero-rate", "pymeasure"],
 )
 def test_430_out_of_limit_requests_raise_before_sending(action, message):
     with magnet_protocol("1", "0", []) as magnet, pytest.raises(LimitError, match=message):

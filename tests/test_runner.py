@@ -64,9 +64,11 @@ def test_a_field_sweep_writes_every_step_with_its_points(tmp_path):
         down = run_file.points(ramps[1].name)
         # up at 100 Oe: superconducting side, ρ rises with T; down at 450 Oe: insulating side
         valid_up, valid_down = up[up["xx_valid"]], down[down["xx_valid"]]
-        # the S1 model: 3.94 → 4.41 kΩ/□ at 100 Oe, 41.8 → 15.0 kΩ/□ at 450 Oe (0.07 → 0.4 K)
-        assert 1.05 < warm_over_cold(valid_up) < 1.12
-        assert 0.36 < warm_over_cold(valid_down) < 0.5
+        # the S1 model: 3.77 → 6.34 kΩ/□ at 100 Oe (its transition towards R_Q above ~0.3 K),
+        # 27.6 → 22.3 kΩ/□ at 450 Oe (0.07 → 0.4 K); the warmest and coldest tenths average
+        # over a stretch of the curve, hence the ranges
+        assert 1.45 < warm_over_cold(valid_up) < 1.7
+        assert 0.79 < warm_over_cold(valid_down) < 0.86
         assert valid_up["T_mc_K"].max() == pytest.approx(0.4, rel=0.03)
         assert valid_down["T_mc_K"].min() == pytest.approx(0.07, rel=0.03)
         assert np.all(up["field_Oe"][-10:] == pytest.approx(100.0))
@@ -129,14 +131,18 @@ steps:
     status, run_file, _ = run(tmp_path, text)
     with run_file:
         f = run_file.points(2)["xx_frequency_Hz"]
-        assert status == "completed" and f.max() < 7.0  # S0 at 600 Oe: R_2pt ≈ 2.5 MΩ
+        assert status == "completed" and f.max() < 7.0  # S0 at 600 Oe: R_2pt of MΩ
         assert any("frequency" in e["text"] for e in run_file.events())
 
 
 def test_linearity_check_sees_self_heating_at_the_highest_resistance(tmp_path):
+    """S0 at 500 Oe and 60 mK: R ≈ 1 MΩ, and ρ(T) still falls there (d ln ρ/d ln T ≈ −0.3), so
+    1 nA (T_e +15 %) lowers R by several %; at 0.4 K the film is linear. (S1's highest
+    resistance, 600 Oe, sits on its saturation at 60 mK and is linear at 1 nA: −0.3 %.)"""
     text = """
+simulation: {preset: S0}
 steps:
-  - set_field: {field_Oe: 600, rate_Oe_per_s: 10}
+  - set_field: {field_Oe: 500, rate_Oe_per_s: 10}
   - set_excitation: {current_nA: 0.1}
   - ramp_temperature: {from_K: 0.06, to_K: 0.06}
   - linearity_check: {currents_nA: [0.1, 0.3, 1.0], tolerance: 0.02, points: 10}

@@ -74,9 +74,14 @@ def refusal(path):
         (lambda d: d["sample"].update(thermometer_calibration="nope.340"),
          "sample.thermometer_calibration: .*nope.340: calibration file not found"),
         (lambda d: d["safe_state"].update(magnet="explode"), "safe_state.magnet"),
+        (lambda d: (d["limits"].update(max_temperature_ramp_K_per_min=20),
+                    d["instruments"]["bridge"].update(model="LS370")),
+         "limits.max_temperature_ramp_K_per_min: 20 K/min is faster than the LS370 ramps its "
+         r"setpoint \(at most 10 K/min\)"),
     ],
     ids=["negative-field", "typo", "reversed", "string", "nan", "same-channel", "channel-17",
-         "unsupported-model", "missing", "heater-above-limit", "calibration", "safe-state"],
+         "unsupported-model", "missing", "heater-above-limit", "calibration", "safe-state",
+         "ramp-faster-than-bridge"],
 )
 def test_invalid_stations_are_refused_naming_the_key(station_file, edit, expected):
     message = refusal(station_file(edit))

@@ -280,7 +280,9 @@ def fit(T_K, rho_ohm_sq, model: str, sigma=None) -> FitResult:
         inliers[:] = True
     chi2 = float(np.sum(resid[inliers] ** 2)) / max(int(inliers.sum()) - 3, 1)
     errors = _errors(model, T[inliers], s[inliers], p_final, chi2)
-    values = np.exp(p_final)
+    # the model clips its log-parameters at ±300 (_model); report what it evaluated, not an
+    # overflow (a fit of a model that cannot describe the data can wander that far)
+    values = np.exp(np.clip(p_final, -300.0, 300.0))
     names = PARAMS[model]
     return FitResult(model, dict(zip(names, map(float, values), strict=True)),
                      dict(zip(names, map(float, errors), strict=True)), chi2, len(T),
@@ -307,7 +309,13 @@ class Choice:
 
 
 def low_temperature_slope(T_K: np.ndarray, rho_ohm: np.ndarray) -> tuple[float, float]:
-    """dρ/dT and its standard error from a straight line through the coldest third."""
+    """dρ/dT and its standard error from a straight line through the coldest third.
+
+    Readings a few lock-in time constants apart share noise (the output filter's correlation
+    time is 1–3 τ), so the residuals are not independent: the error is widened by the AR(1)
+    factor √((1 + r₁)/(1 − r₁)) of their lag-one correlation r₁ (≥ 0), else a flat saturation
+    can show a spurious 3σ slope.
+    """
     order = np.argsort(T_K, kind="stable")  # O(n) on data that are sorted already
     n = max(len(order) // 3, 3)
     T, r = T_K[order[:n]], rho_ohm[order[:n]]
@@ -318,7 +326,11 @@ def low_temperature_slope(T_K: np.ndarray, rho_ohm: np.ndarray) -> tuple[float, 
     dof = max(n - 2, 1)
     s2 = float(res[0]) / dof if len(res) else float(np.var(r - A @ coef))
     var = s2 / float(np.sum((T - T.mean()) ** 2))
-    return float(coef[0]), math.sqrt(var)
+    resid = r - A @ coef
+    denominator = float(resid @ resid)
+    r1 = float(resid[1:] @ resid[:-1]) / denominator if denominator > 0 else 0.0
+    r1 = min(max(r1, 0.0), 0.95)
+    return float(coef[0]), math.sqrt(var * (1 + r1) / (1 - r1))
 
 
 def choose_model(T_K, rho_ohm_sq, sigma=None) -> Choice:

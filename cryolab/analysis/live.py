@@ -44,9 +44,10 @@ class _Sweep:
     """Valid points of one temperature sweep on one channel, appended from the runner's thread
     (typed arrays: 8 bytes a value instead of a Python float's 32, over 48-hour runs)."""
 
-    def __init__(self, step_index: int, channel: str) -> None:
+    def __init__(self, step_index: int, channel: str, index: int) -> None:
         self.step_index = step_index
         self.channel = channel
+        self.index = index  # of the channel's reading in a point
         self.T = array("d")
         self.rho = array("d")
         self.field = array("d")
@@ -89,17 +90,20 @@ class LiveFitter:
     # ------------------------------------------------------------------ runner thread
     def __call__(self, event: Event) -> None:
         if type(event) is Point:
-            if self._sweeps:
+            sweeps = self._sweeps
+            if sweeps:
+                readings = event.channels
                 with self._lock:
-                    for (index, _), sweep in zip(self.channels, self._sweeps, strict=True):
-                        reading = event.channels[index]
+                    for sweep in sweeps:
+                        reading = readings[sweep.index]
                         if reading.valid:
                             sweep.T.append(event.T_sample_K)
                             sweep.rho.append(reading.rho_ohm_sq)
                             sweep.field.append(event.field_Oe)
         elif isinstance(event, StepStarted):
             with self._lock:
-                self._sweeps = [_Sweep(event.index, name) for _, name in self.channels] \
+                self._sweeps = [_Sweep(event.index, name, index)
+                                for index, name in self.channels] \
                     if event.planned.step.fitted else []
         elif isinstance(event, StepEnded):
             with self._lock:

@@ -1,9 +1,12 @@
 """The report figure of a run: the ρ(T) family (paper Fig. 3) and the field summary (Fig. 4).
 
 Left: log ρ against T, one colour per field, valid points solid, excluded points faint, each
-field's fit drawn over its data. Right: σ_QF (insulating branch, Eq. 1) and 1/ρ_QF
+field's fit drawn over its data. Middle: σ_QF (insulating branch, Eq. 1) and 1/ρ_QF
 (superconducting branch, Eq. 2) against H with their power laws on a log axis, the
-R_Q = h/4e² separatrix, H*, and E_a/k_B with the curvature zeros on the right axis.
+R_Q = h/4e² separatrix, H*, and E_a/k_B with the zeros of d²ρ/dT² (Fig. 4a: from the data and
+from the fits) on the right axis. Right, when the run has a Hall channel: ρ_xy antisymmetrised
+in field against T for each |H| measured at both signs (R_H and the σ_xy ≈ 0 check in the
+legend), or ρ_xy as measured when no field was measured at both signs.
 Uses matplotlib's object API (no pyplot state), so it can run next to the GUI.
 """
 
@@ -19,6 +22,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from cryolab.analysis.hall import HallSummary, analyze_hall, hall_pairs
 from cryolab.analysis.summary import FieldSummary, analyze_points
 from cryolab.runfile import RunFile
 from cryolab.units import R_Q_OHM
@@ -26,11 +30,13 @@ from cryolab.units import R_Q_OHM
 FORMATS = (".png", ".pdf", ".svg")
 
 
-def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: str = "xx"
-         ) -> Figure:
-    fig = Figure(figsize=(13.5, 5.6), layout="constrained")
+def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: str = "xx",
+         hall: HallSummary | None = None) -> Figure:
+    panels = 3 if hall is not None else 2
+    fig = Figure(figsize=(13.5 if panels == 2 else 19.0, 5.6), layout="constrained")
     FigureCanvasAgg(fig)
-    family, fields = fig.subplots(1, 2, width_ratios=[1.15, 1])
+    axes = fig.subplots(1, panels, width_ratios=[1.15, 1, 1][:panels])
+    family, fields = axes[0], axes[1]
     field_values = sorted({r.field_Oe for r in summary.rows} |
                           set(np.round(points["field_Oe"][np.isfinite(points["field_Oe"])])))
     norm = Normalize(min(field_values, default=0.0), max(field_values, default=1.0) or 1.0)
@@ -97,18 +103,47 @@ def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: st
         Ea = np.array([r.fit.values["Ea_K"] for r in summary.rows])
         Ea_err = np.array([r.fit.stderr["Ea_K"] for r in summary.rows])
         energy.errorbar(H, Ea, Ea_err, fmt="o-", color="black", ms=4, lw=0.8, label="E_a/k_B")
-        zeros = [(r.field_Oe, z) for r in summary.rows for z in r.curvature_zeros_model_K]
-        if zeros:
-            zH, zT = zip(*zeros, strict=True)
-            energy.plot(zH, zT, "o", color="salmon", ms=4, alpha=0.8,
-                        label="d²ρ/dT² = 0 (fit)")
+        for attribute, marker, color, name in (
+                ("curvature_zeros_model_K", "o", "salmon", "d²ρ/dT² = 0 (fit)"),
+                ("curvature_zeros_data_K", "x", "firebrick", "d²ρ/dT² = 0 (data)")):
+            zeros = [(r.field_Oe, z) for r in summary.rows for z in getattr(r, attribute)]
+            if zeros:
+                zH, zT = zip(*zeros, strict=True)
+                energy.plot(zH, zT, marker, color=color, ms=4, alpha=0.8, label=name)
     energy.set_ylabel("E_a/k_B, curvature zero (K)")
     handles = fields.get_legend_handles_labels()
     handles2 = energy.get_legend_handles_labels()
     fields.legend(handles[0] + handles2[0], handles[1] + handles2[1], fontsize=7, loc="best")
+    if hall is not None:
+        _draw_hall(axes[2], points, hall, cmap, norm)
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _draw_hall(ax, points: np.ndarray, hall: HallSummary, cmap, norm) -> None:
+    """ρ_xy,anti(T) per |H| with R_H in the legend; raw ρ_xy(T) if no field has both signs."""
+    if hall.fields:
+        for f in hall.fields:
+            mean, err = f.R_H_mean
+            ax.errorbar(f.T_K, f.rho_xy_anti, f.rho_xy_anti_err, fmt=".-", ms=3, lw=0.8,
+                        color=cmap(norm(f.field_Oe)),
+                        label=f"{f.field_Oe:g} Oe: R_H = {mean:.3g} ± {err:.2g} Ω/T, "
+                              f"max |ρ_xy/ρ_xx| = {f.hall_ratio_max:.2g}")
+        ax.set_title("Hall: ρ_xy antisymmetrised in H")
+        ax.legend(fontsize=7, loc="best")
+    else:
+        column, valid = f"{hall.xy}_rho_ohm_sq", points[f"{hall.xy}_valid"]
+        rounded = np.round(points["field_Oe"])
+        for H in np.unique(rounded[valid]):
+            at = valid & (rounded == H)
+            ax.plot(points["T_sample_K"][at], points[column][at], ".", ms=2,
+                    color=cmap(norm(abs(H))), rasterized=True)
+        ax.set_title("Hall: ρ_xy as measured (one sign of H only)")
+    ax.axhline(0.0, color="gray", lw=0.6)
+    ax.set_xscale("log")
+    ax.set_xlabel("T (K)")
+    ax.set_ylabel(f"ρ_xy ({hall.xy}) (Ω)")
 
 
 def make_report(run_path: str | Path, out_path: str | Path, model: str = "auto") -> Path:
@@ -120,13 +155,15 @@ def make_report(run_path: str | Path, out_path: str | Path, model: str = "auto")
         points = run.points()
         attrs = run.attrs
         channel = (run.longitudinal_channels() or run.channel_names)[0]
+        pairs = hall_pairs(run.channels)
     summary, skipped = analyze_points(points, model, channel)
+    hall = analyze_hall(points, *pairs[0]) if pairs else None
     title = f"{attrs.get('sequence_name', '')} — {Path(run_path).name}"
     if attrs.get("simulated"):
         title += f" (simulated, sample {attrs.get('preset')})"
     if skipped:
         title += f" — not fitted: {len(skipped)} field(s)"
-    fig = draw(points, summary, title, channel)
+    fig = draw(points, summary, title, channel, hall)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=130)
     return out

@@ -247,9 +247,10 @@ def summarize(rows: list[FieldResult]) -> FieldSummary:
 
 def group_by_field(points: np.ndarray, channel: str = "xx", decimals: int = 0
                    ) -> dict[float, np.ndarray]:
-    """A channel's valid points grouped by their (rounded) field."""
+    """A channel's valid points grouped by their (rounded) |H|: ρ_xx is even in H, so the
+    sweeps at +H and −H are fitted together — which symmetrises them."""
     valid = points[points[f"{channel}_valid"]]
-    keys = np.round(valid["field_Oe"], decimals)
+    keys = np.abs(np.round(valid["field_Oe"], decimals))
     return {float(k): valid[keys == k] for k in np.unique(keys)}
 
 

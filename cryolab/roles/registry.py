@@ -1,10 +1,11 @@
 """The one place that knows the list of models: name → role, station keys, driver, adapter, twin.
 
 A station file's ``model:`` picks a row here; the row says what the instrument is for (its
-role), which keys its station entry takes, how to open its driver, what its identification
-must contain, and which simulated twin stands in for it. Adding a model is a driver in
-``instruments/``, an adapter in ``cryolab/roles/``, a twin in ``cryolab/sim/devices/`` and one
-row below.
+role), which keys its station entry takes, how to open its driver and what its identification
+must contain; its simulated twin is ``cryolab.sim.devices.DEVICES`` under the same name (the
+simulation imports the station, so the registry cannot import it back). Adding a model is a
+driver in ``instruments/``, an adapter in ``cryolab/roles/``, a twin in ``cryolab/sim/devices/``
+and one row below.
 """
 
 from __future__ import annotations
@@ -168,6 +169,12 @@ def sine_output_range_V(model: str) -> tuple[float, float]:
     """What a lock-in model's sine output can put out, V rms (its adapter knows)."""
     adapter = MODELS[model].adapter
     span = adapter.SINE_RANGE_V  # type: ignore[attr-defined]
+    return span.low, span.high
+
+
+def bridge_ramp_range_K_per_min(model: str) -> tuple[float, float]:
+    """The setpoint ramp rates a bridge model accepts, K/min."""
+    span = MODELS[model].driver.RAMP_RATE_RANGE
     return span.low, span.high
 
 

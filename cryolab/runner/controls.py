@@ -213,7 +213,7 @@ class ExcitationControl:
         engine.sleep(acq.settle_time_s())
         for state in acq.lockins.values():
             new = state.role.auto_range(engine.sleep)
-            state.sensitivity_V = new
+            state.set_sensitivity(new)
         engine.sleep(3.0 * acq.tau_s)
 
     def retune(self, only_if_needed: bool) -> None:

@@ -3,7 +3,9 @@ of the ``INSTRUMENT:KIND[:rate=P|:at=S[,for=S]]`` spec that ``cryolab sim serve 
 
 Per instrument a reply can fail to come (``timeout``), arrive corrupted (``garbled``), or the
 connection can be dropped (``disconnect``) — at a rate per query, at a simulated time (once, or
-for a window: an outage), or on demand.
+for a window: an outage), or on demand. A magnet supply's magnet can also ``quench`` at a
+simulated time (``magnet:quench:at=3600``): the world's magnet goes normal then, whatever is
+asked of whom (the lab schedules it in the world, not in the supply's server).
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FAULT_KINDS = ("timeout", "garbled", "disconnect")
+#: what a supply's server can do to its replies
+LINK_FAULT_KINDS = ("timeout", "garbled", "disconnect")
+#: what can happen to the magnet behind a supply (at a simulated time only)
+MAGNET_FAULT_KINDS = ("quench",)
+FAULT_KINDS = LINK_FAULT_KINDS + MAGNET_FAULT_KINDS
 
 
 @dataclass
@@ -33,6 +39,8 @@ class FaultRule:
             raise ValueError(f"fault kind {self.kind!r} is not one of {', '.join(FAULT_KINDS)}")
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"fault rate {self.rate} is not a probability")
+        if self.kind in MAGNET_FAULT_KINDS and (self.at_s is None or self.duration_s):
+            raise ValueError(f"a magnet {self.kind} happens once, at a time: give at=S only")
 
 
 @dataclass(frozen=True)
@@ -94,8 +102,10 @@ def parse_fault_spec(spec: str, instruments: Iterable[str]) -> tuple[str, FaultR
     """``INSTRUMENT:KIND[:rate=P|:at=S[,for=S]]`` → (instrument, rule); ValueError if malformed.
 
     Examples: ``lockin:timeout:rate=0.01``, ``magnet:disconnect:at=3600``,
-    ``bridge:timeout:at=600,for=120`` (an outage of 120 simulated seconds). ``instruments`` are
-    the names the spec may use (a lab's instrument names).
+    ``bridge:timeout:at=600,for=120`` (an outage of 120 simulated seconds),
+    ``magnet:quench:at=3600`` (the magnet quenches an hour in). ``instruments`` are the names
+    the spec may use (a lab's instrument names); that a quench names a magnet supply is checked
+    by the lab, which knows the models.
     """
     names = tuple(instruments)
     parts = spec.split(":")

@@ -4,10 +4,18 @@ Mixing chamber: C(T) dT/dt = P_heater − P_cool(T), with a dilution unit's cool
 P_cool = k (T² − T_base²) and a heat capacity linear in T, so that y = T² relaxes exponentially
 with one time constant τ_MC. The 372's closed loop is modelled as a well-tuned controller that
 drives y toward the (ramping) working setpoint with τ_loop, limited to the power its heater range
-can deliver. The sample's phonons follow the MC with a lag τ_s = τ_1K · (1 K / T) that grows at
-low temperature, and saturate above a floor set by residual heating:
-T_s,eq = (T_MC⁴ + T_floor⁴)^¼. At base the sample is therefore far above the MC, as in a real
-fridge, and a fast ramp leaves it behind.
+can deliver.
+
+Sample stage: a heat capacity C = γT (electrons of its metal) linked to the MC by a conductance
+that grows as T³ (a Kapitza boundary or phonon-limited contact), P_link = κ (T_s⁴ − T_MC⁴),
+and warmed by a constant residual load P₀ = κ T_floor⁴:
+
+    γ T_s dT_s/dt = P₀ − κ (T_s⁴ − T_MC⁴)
+
+so T_s relaxes to T_s,eq = (T_MC⁴ + T_floor⁴)^¼ with the time constant τ_s = C/G = γ/(4κT²)
+(G = dP/dT = 4κT³). In y = T_s² the equation is dy/dt = (2κ/γ)(Y² − y²), Y = T_s,eq², whose
+solution for a constant T_MC is exact: (y − Y)/(y + Y) decays as e^(−4κY t/γ). At base the
+sample is therefore far above the MC, as in a real fridge, and a fast ramp leaves it behind.
 """
 
 from __future__ import annotations
@@ -30,9 +38,21 @@ class FridgeParams:
     tau_mc_s: float = 300.0  # MC relaxation: 1 K → 0.1 K in ~23 min with the heater off
     cooling_W_per_K2: float = 1.0e-2  # P_cool = k (T² − T_base²): ~100 µW at 100 mK
     tau_loop_s_at_P10: float = 20.0  # closed-loop response time with P = 10
-    tau_sample_1K_s: float = 3.0  # sample lag τ_s = τ_1K · (1 K / T)
-    tau_sample_max_s: float = 900.0
+    # the sample stage: C = γT with γ = 8 µJ/K², the electronic heat capacity of 0.73 g of
+    # copper (γ_Cu = 0.695 mJ mol⁻¹ K⁻²); link P = κ(T_s⁴ − T_MC⁴) with κ = 10 µW/K⁴, so the
+    # residual load κ T_floor⁴ is 15 pW and τ_s = γ/(4κT²) = 0.2 s·(1 K/T)² (20 s at 0.1 K)
+    stage_gamma_J_per_K2: float = 8.0e-6
+    stage_link_W_per_K4: float = 1.0e-5
     T_max_K: float = 10.0
+
+    def sample_tau_s(self, T_K: float) -> float:
+        """τ_s = C/G = γT / (4κT³): the sample stage's linear relaxation time at T."""
+        return self.stage_gamma_J_per_K2 / (4.0 * self.stage_link_W_per_K4 * T_K * T_K)
+
+    @property
+    def residual_load_W(self) -> float:
+        """P₀ = κ T_floor⁴: the heat that keeps the stage at T_floor with the MC at 0 K."""
+        return self.stage_link_W_per_K4 * self.T_floor_K**4
 
 
 @dataclass
@@ -121,7 +141,16 @@ class Fridge:
             y_eq = Tb2 + P / k
             y = y_eq + (y - y_eq) * math.exp(-h_s / p.tau_mc_s)
         self.T_mc_K = min(math.sqrt(max(y, Tb2)), p.T_max_K)
+        self.step_sample(h_s)
 
-        T_eq = self._sample_equilibrium(self.T_mc_K)
-        tau_s = min(p.tau_sample_1K_s / self.T_sample_K, p.tau_sample_max_s)
-        self.T_sample_K = T_eq + (self.T_sample_K - T_eq) * math.exp(-h_s / tau_s)
+    def step_sample(self, h_s: float) -> None:
+        """Advance the sample stage by ``h_s`` with the MC held at ``T_mc_K``.
+
+        γT dT/dt = κ(T_eq⁴ − T⁴) is exact in y = T²: (y − Y)/(y + Y) ∝ e^(−4κY t/γ), Y = T_eq².
+        """
+        p = self.p
+        Y = self._sample_equilibrium(self.T_mc_K) ** 2
+        y = self.T_sample_K**2
+        q = (y - Y) / (y + Y) * math.exp(
+            -4.0 * p.stage_link_W_per_K4 * Y * h_s / p.stage_gamma_J_per_K2)
+        self.T_sample_K = math.sqrt(Y * (1.0 + q) / (1.0 - q))

@@ -8,7 +8,8 @@ from typing import Any, NamedTuple
 
 from cryolab.clock import Clock
 from cryolab.sim.devices import DEVICES
-from cryolab.sim.faults import FaultRule
+from cryolab.sim.faults import MAGNET_FAULT_KINDS, FaultRule
+from cryolab.sim.lockin import LockinInput
 from cryolab.sim.protocol import TableDevice
 from cryolab.sim.server import LineServer
 from cryolab.sim.world import World
@@ -39,9 +40,12 @@ class SimulatedLab:
 
     ``instruments`` lists (name, model, wiring) in port order; ``samples`` maps a sample's name
     to its ``World.add_sample`` options (``preset`` and SampleModel fields), for labs whose
-    lock-ins name their samples. ``faults`` maps instrument names to fault rules.
+    lock-ins name their samples. ``faults`` maps instrument names to fault rules; a magnet
+    supply's ``quench`` rule quenches the world's magnet at its simulated time.
     ``banner_delay_s`` overrides the delay of every device that sends a banner, and
-    ``bridge_max_connections`` the connection limit of the bridge.
+    ``bridge_max_connections`` the connection limit of the bridge. ``lockin_inputs`` maps a
+    lock-in's name to the input its signal goes through when it is not the lock-in's own (a
+    preamplifier, ``cryolab.sim.lockin.preamplifier``).
     """
 
     def __init__(self, clock: Clock, preset: str = "S1", seed: int = 0,
@@ -52,7 +56,8 @@ class SimulatedLab:
                  bridge_max_connections: int | None = None,
                  banner_delay_s: float | None = None,
                  instruments: Iterable[tuple[str, str, Mapping[str, Any]]] = DEFAULT_INSTRUMENTS,
-                 samples: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 samples: Mapping[str, Mapping[str, Any]] | None = None,
+                 lockin_inputs: Mapping[str, LockinInput] | None = None) -> None:
         specs = [InstrumentSpec(*spec) for spec in instruments]
         _check(specs, faults or {})
         self.clock = clock
@@ -73,11 +78,23 @@ class SimulatedLab:
             if bridge_max_connections is not None and device.role == "bridge":
                 device.max_connections = bridge_max_connections
             self.devices[spec.name] = device
+        link_faults: dict[str, list[FaultRule]] = {}
+        for name, rules in (faults or {}).items():
+            for rule in rules:
+                if rule.kind in MAGNET_FAULT_KINDS:  # _check: only a magnet supply's
+                    self.world.schedule_quench(clock.now() + (rule.at_s or 0.0))
+                else:
+                    link_faults.setdefault(name, []).append(rule)
+        for name, stage in (lockin_inputs or {}).items():
+            if name not in self.world.lockins:
+                raise ValueError(f"an input stage for {name!r}, which is not a lock-in of this "
+                                 f"lab (lock-ins: {', '.join(self.world.lockins)})")
+            self.world.lockins[name].input_stage = stage
         self.servers: dict[str, LineServer] = {
             spec.name: LineServer(
                 spec.name, self.devices[spec.name], clock,
                 port=0 if port_base is None else port_base + i,
-                faults=(faults or {}).get(spec.name), seed=seed * 7919 + i + 1,
+                faults=link_faults.get(spec.name), seed=seed * 7919 + i + 1,
                 record_limit=record_limit)
             for i, spec in enumerate(specs)}
 
@@ -102,7 +119,7 @@ class SimulatedLab:
         self.stop()
 
 
-def _check(specs: list[InstrumentSpec], faults: Mapping[str, object]) -> None:
+def _check(specs: list[InstrumentSpec], faults: Mapping[str, list[FaultRule]]) -> None:
     """Refuse a lab that cannot be built, before any port is opened."""
     names = [spec.name for spec in specs]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -119,3 +136,9 @@ def _check(specs: list[InstrumentSpec], faults: Mapping[str, object]) -> None:
     unknown = set(faults) - set(names)
     if unknown:
         raise ValueError(f"faults for unknown instruments: {', '.join(sorted(unknown))}")
+    roles = {spec.name: DEVICES[spec.model].role for spec in specs}
+    for name, rules in faults.items():
+        for rule in rules:
+            if rule.kind in MAGNET_FAULT_KINDS and roles[name] != "magnet":
+                raise ValueError(f"fault {name}:{rule.kind}: {name} is a {roles[name]}, not a "
+                                 "magnet supply")

@@ -8,11 +8,12 @@ lock-in's filter follows only its last 40 time constants: it has forgotten every
 
 Wiring: each sample's current comes from one lock-in's sine output through the bias resistor,
 I = V / (R_bias + R_2pt), at that lock-in's reference frequency. Any number of lock-ins measure
-a sample's longitudinal (``xx``) or transverse (``xy``) voltage; a lock-in ``driven_by`` another
-has its REF IN on that one's reference output, so in external-reference mode (SR830 ``FMOD 0``)
-it runs at the driver's frequency. A lock-in sees a sample's voltage only when its reference
-frequency is the current's (⚠ an independent oscillator at exactly the same nominal frequency is
-treated as locked; a real pair drifts slowly in phase).
+a sample's longitudinal (``xx``) or transverse (``xy``) voltage, each through its own input
+stage (the SR830's 10 MΩ ∥ 25 pF, or a preamplifier), which loads the probes; a lock-in
+``driven_by`` another has its REF IN on that one's reference output, so in external-reference
+mode (SR830 ``FMOD 0``) it runs at the driver's frequency. A lock-in sees a sample's voltage
+only when its reference frequency is the current's (⚠ an independent oscillator at exactly the
+same nominal frequency is treated as locked; a real pair drifts slowly in phase).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from cryolab.clock import Clock
 from cryolab.sim.fridge import Fridge, FridgeParams
-from cryolab.sim.lockin import Lockin, LockinSettings
+from cryolab.sim.lockin import SR830_INPUT, Lockin, LockinInput, LockinSettings
 from cryolab.sim.magnet import Magnet
 from cryolab.sim.sample import PRESETS, Drive, SampleModel, SamplePreset
 
@@ -53,6 +54,8 @@ class World:
         self.samples: dict[str, SampleModel] = {}
         self.lockins: dict[str, Lockin] = {}
         self._sources: dict[str, Lockin] = {}  # sample name → the lock-in driving its current
+        #: clock times at which the magnet quenches (an injected fault), soonest first
+        self._quenches: list[float] = []
 
     # ---------------------------------------------------------------- wiring
     def add_sample(self, name: str = "sample", preset: str | SamplePreset | None = None,
@@ -66,8 +69,10 @@ class World:
         return sample
 
     def add_lockin(self, name: str = "lockin", sample: str | None = None, measures: str = "xx",
-                   driven_by: str | None = None) -> Lockin:
-        """A lock-in measuring ``sample``'s ``measures`` voltage ("xx" or "xy").
+                   driven_by: str | None = None, input_stage: LockinInput = SR830_INPUT
+                   ) -> Lockin:
+        """A lock-in measuring ``sample``'s ``measures`` voltage ("xx" or "xy") through
+        ``input_stage`` (its own input, or a preamplifier in front of it).
 
         ``driven_by`` None: its own sine output drives the sample's current (one such lock-in
         per sample). Otherwise the name of an already added lock-in whose reference output
@@ -102,7 +107,7 @@ class World:
         # independent noise per lock-in, the same for the same seed and wiring
         rng = self.rng if not self.lockins else np.random.default_rng(
             np.random.SeedSequence(self.seed, spawn_key=(len(self.lockins),)))
-        lockin = Lockin(name, sample, measures, driven_by, rng)
+        lockin = Lockin(name, sample, measures, driven_by, rng, input_stage)
         with self.lock:
             self.lockins[name] = lockin
             if driven_by is None:
@@ -143,7 +148,18 @@ class World:
             self._advance_to(self.clock.now())
             return self.t
 
+    def schedule_quench(self, t: float) -> None:
+        """The magnet goes normal at clock time ``t`` (an injected fault)."""
+        with self.lock:
+            self._quenches = sorted([*self._quenches, t])
+
     def _advance_to(self, t: float) -> None:
+        while self._quenches and self._quenches[0] <= t:
+            self._integrate_to(max(self._quenches.pop(0), self.t))
+            self.magnet.quench()
+        self._integrate_to(t)
+
+    def _integrate_to(self, t: float) -> None:
         lockins = self.lockins.values()
         # Unix seconds near 1.8e9 step in 2.4e-7 s: a smaller step would not move self.t and
         # the loop would spin for ever (seen at high speeds with short time constants), so
@@ -206,17 +222,21 @@ class World:
         """As input_phasor; ``drives`` shares one sample's drive among its lock-ins."""
         # a lock-in not driven by another drives its own sample's current (add_lockin)
         source = lockin if lockin.driven_by is None else self._sources[lockin.sample]
+        sample = self.samples[lockin.sample]
+        f_Hz = source.settings.frequency_Hz
         drive = drives.get(lockin.sample)
         if drive is None:
-            s = source.settings
-            drive = drives[lockin.sample] = self.samples[lockin.sample].drive(
-                s.amplitude_V, s.frequency_Hz, self.fridge.T_sample_K, self.field_Oe)
+            drive = drives[lockin.sample] = sample.drive(
+                source.settings.amplitude_V, f_Hz, self.fridge.T_sample_K, self.field_Oe)
         lockin.true_current_A, lockin.true_R_ohm = drive.current_A, drive.R4pt_ohm
+        lockin.source_ohm = sample.source_ohm(drive, lockin.measures)
+        lockin.source_T_K, lockin.signal_frequency_Hz = drive.T_electron_K, f_Hz
         if lockin is not source and not math.isclose(
-                self.reference_frequency_Hz(lockin), source.settings.frequency_Hz, rel_tol=1e-9):
+                self.reference_frequency_Hz(lockin), f_Hz, rel_tol=1e-9):
             return 0j  # demodulated at another frequency: the signal averages out
-        V = drive.V_xx if lockin.measures == "xx" else \
-            self.samples[lockin.sample].V_xy(drive, self.field_Oe)
+        V = drive.V_xx if lockin.measures == "xx" else sample.V_xy(drive, self.field_Oe)
+        # the probes' open-circuit voltage, loaded by the input: V·Z_in/(Z_in + R_source)
+        V *= lockin.input_stage.divider(lockin.source_ohm, f_Hz)
         return V * cmath.exp(-1j * math.radians(lockin.settings.phase_deg))
 
     def lockin_changed(self, lockin: Lockin | None = None) -> None:
@@ -234,9 +254,8 @@ class World:
             if lk.stale:
                 lk.filter.reset(self.input_phasor(lk))
                 lk.stale = False
-            s = lk.settings
-            return lk.filter.output + lk.noise.sample(self.t, s.noise_rms_V,
-                                                      s.noise_correlation_s)
+            return lk.filter.output + lk.noise.sample(self.t, lk.noise_rms_V(),
+                                                      lk.settings.noise_correlation_s)
 
     def relative_noise(self, rms: float) -> float:
         """A factor 1 + N(0, rms²) for instrument readings (thermometer bridge noise)."""

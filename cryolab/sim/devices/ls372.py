@@ -10,13 +10,21 @@ a real 372 does (QCoDeS's five-field parse fails against hardware too; protocols
 Wiring of the simulated fridge: channel 1 is the mixing-chamber RuO₂ (its curve is loaded as
 curve 21, so KRDG? 1 gives kelvin), channel 2 the sample's on-chip RuO₂ (no curve: cryolab
 converts its resistance with the user's .340 file); the other channels are open (R. OVER).
+
+Temperatures come from the loaded curves as on the instrument: a channel's resistance reading
+is converted through the curve its INSET names, linearly between breakpoints in the curve's
+format (CRVHDR, manual §6.6.1 p. 158: 3 = Ω/K linear, 4 = log Ω/K linear; 5 = log Ω/log K as
+the Model 340 defines it, manual p. 9-29). User curves 21–59 are written with CRVHDR / CRVPT
+(6 significant digits, p. 159) and deleted with CRVDEL. A reading is taken once per instant of
+the clock, so KRDG? and SRDG? asked together describe the same reading.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryolab.sim.fridge import MODE_CLOSED_LOOP
 from cryolab.sim.protocol import (
@@ -30,8 +38,10 @@ from cryolab.sim.protocol import (
     float_in,
     int_in,
     letters,
+    number,
     one_of,
     optional,
+    positive,
     quoted,
 )
 from cryolab.sim.sample import ruo2_mc_ohm, ruo2_sample_ohm
@@ -41,13 +51,84 @@ INPUTS = ("A", *(str(i) for i in range(1, 17)))
 MC_CHANNEL, SAMPLE_CHANNEL = "1", "2"
 MC_CURVE = 21
 READING_NOISE = 5e-5  # relative rms of a resistance reading
-STATUS_R_OVER = 16
+STATUS_R_OVER, STATUS_T_OVER, STATUS_T_UNDER = 16, 64, 128
+#: curve formats the twin converts: 3 Ω/K and 4 log Ω/K (372 manual p. 158), 5 log Ω/log K
+#: (the Model 340's, manual p. 9-29; accepted here so a .340 of that format can be loaded ⚠ the
+#: 372 lists 3, 4 and 7, cubic spline, which the twin does not model)
+CURVE_FORMATS = (3, 4, 5)
 ESR_EXE, ESR_CMD = 16, 32  # ⚠ the 372's own *ESR? bits were not checked (protocols.md §2.1)
 
 # argument parsers of the 372's command list
 INPUT = channel(INPUTS)  # A or 1–16
 OUTPUT = int_in(0, 2)  # 0 sample heater, 1 warm-up heater, 2 analog / still
 NONNEGATIVE = float_in(0.0, 1.0e6)
+CURVE_FORMAT = int_in(min(CURVE_FORMATS), max(CURVE_FORMATS))
+
+
+def six_significant(v: float) -> float:
+    """What the instrument keeps of a curve value: 6 significant digits (CRVPT, p. 159)."""
+    return float(f"{v:.6g}")
+
+
+@dataclass
+class Curve:
+    """A curve in the instrument: its header and breakpoints (units, kelvin) by index."""
+
+    name: str = ""
+    serial: str = ""
+    data_format: int = 4
+    limit_K: float = 375.0
+    coefficient: int = 1
+    points: dict[int, tuple[float, float]] = field(default_factory=dict)
+    _table: tuple[list[float], list[float]] | None = field(default=None, repr=False)
+
+    def set_point(self, index: int, units: float, temp_K: float) -> None:
+        self.points[index] = (units, temp_K)
+        self._table = None
+
+    def table(self) -> tuple[list[float], list[float]]:
+        """The breakpoints in index order, as (units, temperatures); kept until a point changes
+        (every KRDG? reads through it)."""
+        if self._table is None:
+            pts = [self.points[i] for i in sorted(self.points)]
+            self._table = ([u for u, _ in pts], [t for _, t in pts])
+        return self._table
+
+
+def curve_temperature_K(data_format: int, units: list[float], temperatures_K: list[float],
+                        R_ohm: float) -> float | None:
+    """T for a resistance through a curve, the instrument's way: linear between breakpoints in
+    the format's coordinates (3: T against R; 4: T against log10 R; 5: log10 T against
+    log10 R). None outside the curve (T.OVER / T.UNDER)."""
+    if data_format == 3:
+        x = R_ohm
+    elif R_ohm > 0:
+        x = math.log10(R_ohm)
+    else:
+        return None
+    xs, ys = units, temperatures_K
+    if len(xs) < 2:
+        return None
+    if xs[0] > xs[-1]:  # the instrument takes either order of a monotonic curve
+        xs, ys = xs[::-1], ys[::-1]
+    if data_format == 5:
+        ys = [math.log10(t) for t in ys]
+    if not xs[0] <= x <= xs[-1]:
+        return None
+    i = min(max(bisect.bisect_left(xs, x), 1), len(xs) - 1)
+    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+    y = y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return 10.0**y if data_format == 5 else y
+
+
+def _mc_curve() -> Curve:
+    """Curve 21, the mixing-chamber RuO₂: 200 breakpoints of ruo2_mc_ohm, 10 mK–40 K, log Ω/K
+    (the linear interpolation in log R reproduces the sensor's law to 3.3·10⁻⁴ in T)."""
+    n = 200
+    temps = [0.010 * (40.0 / 0.010) ** (i / (n - 1)) for i in range(n)]
+    points = {i + 1: (six_significant(math.log10(ruo2_mc_ohm(t))), six_significant(t))
+              for i, t in enumerate(reversed(temps))}  # increasing units, as loaded
+    return Curve("RuO2-MC-SIM", "SIM00021", 4, 40.0, 1, points)
 
 
 def CONTROL_INPUT(text: str) -> str:
@@ -122,6 +203,11 @@ class LS372Device(TableDevice):
         self.still_pct = 0.0
         self.frequency_index = {"0": 1, "A": 1}
         self.esr = 0
+        # curves live in the instrument's memory; *RST does not erase them, but a new twin
+        # starts with only the MC curve loaded
+        if not hasattr(self, "curves"):
+            self.curves: dict[int, Curve] = {MC_CURVE: _mc_curve()}
+        self._readings: dict[str, tuple[float, float]] = {}  # channel → (time, resistance)
         self._push_heater()
 
     def before_line(self) -> None:
@@ -149,17 +235,50 @@ class LS372Device(TableDevice):
             return ruo2_sample_ohm(self.world.fridge.T_sample_K)
         return 0.0
 
+    def reading_ohm(self, ch: str) -> float:
+        """The channel's resistance reading (with its noise), one per instant of the clock."""
+        last = self._readings.get(ch)
+        if last is not None and last[0] == self.world.t:
+            return last[1]
+        R = self._resistance(ch) * self.world.relative_noise(READING_NOISE)
+        self._readings[ch] = (self.world.t, R)
+        return R
+
+    def curve_temperature_K(self, curve_number: int, R_ohm: float) -> float | None:
+        """The kelvin value of a resistance through one of the loaded curves (None: no such
+        curve, or R outside it)."""
+        curve = self.curves.get(curve_number)
+        if curve is None:
+            return None
+        units, temps = curve.table()
+        return curve_temperature_K(curve.data_format, units, temps, R_ohm)
+
+    def _kelvin(self, ch: str) -> float | None:
+        """The channel's reading through its curve (RDGK?: zero without a curve, p. 174)."""
+        if self.inputs[ch].curve == 0 or ch not in (MC_CHANNEL, SAMPLE_CHANNEL):
+            return None
+        return self.curve_temperature_K(self.inputs[ch].curve, self.reading_ohm(ch))
+
     def _status(self, ch: str) -> int:
-        return 0 if ch in (MC_CHANNEL, SAMPLE_CHANNEL) else STATUS_R_OVER
+        if ch not in (MC_CHANNEL, SAMPLE_CHANNEL):
+            return STATUS_R_OVER
+        curve = self.curves.get(self.inputs[ch].curve)
+        if self.inputs[ch].curve == 0 or curve is None or self._kelvin(ch) is not None:
+            return 0
+        units, _ = curve.table()
+        if len(units) < 2:  # a header without breakpoints: no conversion, nothing to flag
+            return 0
+        # outside the curve: a resistance above its top is colder than its coldest point
+        R = self.reading_ohm(ch)
+        x = R if curve.data_format == 3 else math.log10(max(R, 1e-300))
+        return STATUS_T_UNDER if x > max(units) else STATUS_T_OVER
 
     def read_kelvin(self, ch: str) -> str:
-        if self.inputs[ch].curve == 0 or ch not in (MC_CHANNEL, SAMPLE_CHANNEL):
-            return engineering(0.0)
-        # noise enters through the resistance; dlnR/dlnT of a RuO₂ is of order −1 here
-        return engineering(self._temperature(ch) * self.world.relative_noise(READING_NOISE))
+        T = self._kelvin(ch)
+        return engineering(0.0 if T is None else T)
 
     def read_ohms(self, ch: str) -> str:
-        return engineering(self._resistance(ch) * self.world.relative_noise(READING_NOISE))
+        return engineering(self.reading_ohm(ch))
 
     def read_power(self, ch: str) -> str:
         R = self._resistance(ch)
@@ -217,10 +336,43 @@ class LS372Device(TableDevice):
     def set_frequency(self, which: str, index: int) -> None:
         self.frequency_index[which] = index
 
+    # ---------------------------------------------------------------- curves (p. 158–159)
     def get_crvhdr(self, curve: int) -> str:
-        if curve == MC_CURVE:
-            return '"RuO2-MC-SIM    ","SIM00021  ",4,+40.000,1'
-        return '"               ","          ",0,+000.000,0'
+        c = self.curves.get(curve)
+        if c is None:
+            return '"               ","          ",0,+000.000,0'
+        return (f'"{c.name:<15}","{c.serial:<10}",{c.data_format},{c.limit_K:+08.3f},'
+                f"{c.coefficient}")
+
+    def set_crvhdr(self, curve: int, name: str, serial: str, data_format: int, limit_K: float,
+                   coefficient: int) -> None:
+        c = self.curves.setdefault(curve, Curve())
+        c.name, c.serial, c.data_format, c.limit_K = name, serial, data_format, limit_K
+        c.coefficient = coefficient
+        self._recompute_coefficient(c)
+
+    def set_crvpt(self, curve: int, index: int, units: float, temp_K: float,
+                  curvature: float | None) -> None:
+        c = self.curves.setdefault(curve, Curve())
+        c.set_point(index, six_significant(units), six_significant(temp_K))
+        self._recompute_coefficient(c)
+
+    def get_crvpt(self, curve: int, index: int) -> str:
+        c = self.curves.get(curve)
+        units, temp = (c.points.get(index, (0.0, 0.0)) if c is not None else (0.0, 0.0))
+        return f"{engineering(units)},{engineering(temp)}"
+
+    def delete_curve(self, curve: int) -> None:
+        self.curves.pop(curve, None)
+
+    @staticmethod
+    def _recompute_coefficient(c: Curve) -> None:
+        """"The coefficient parameter will be calculated automatically based on the first 2
+        curve datapoints" (p. 158)."""
+        if 1 in c.points and 2 in c.points:
+            (u1, t1), (u2, t2) = c.points[1], c.points[2]
+            if t1 != t2:
+                c.coefficient = 1 if (u2 - u1) / (t2 - t1) < 0 else 2
 
     # ---------------------------------------------------------------- outputs
     def set_outmode(self, out: int, mode: int, source: str, powerup: int, polarity: int,
@@ -349,7 +501,12 @@ class LS372Device(TableDevice):
         Row("FREQ", get=lambda d, which: str(d.frequency_index[which]),
             get_args=optional(one_of("0", "A"), "0"), set=(one_of("0", "A"), int_in(1, 5)),
             apply=set_frequency),
-        Row("CRVHDR", get=get_crvhdr, get_args=int_in(1, 59)),
+        Row("CRVHDR", get=get_crvhdr, get_args=int_in(1, 59), apply=set_crvhdr,
+            set=(int_in(21, 59), quoted(15), quoted(10), CURVE_FORMAT, float_in(0.0, 1000.0),
+                 int_in(1, 2))),
+        Row("CRVPT", get=get_crvpt, get_args=(int_in(1, 59), int_in(1, 200)), apply=set_crvpt,
+            set=(int_in(21, 59), int_in(1, 200), number, positive, optional(number))),
+        Row("CRVDEL", apply=delete_curve, set=int_in(21, 59)),
         # heater outputs and control
         Row("OUTMODE", get=get_outmode, get_args=OUTPUT, apply=set_outmode,
             set=(OUTPUT, int_in(0, 6), CONTROL_INPUT, bit, bit, bit, int_in(1, 255))),

@@ -33,7 +33,7 @@ from cryolab.sim.protocol import (
     six_digits,
 )
 from cryolab.sim.world import World
-from instruments.srs_sr830 import enbw_Hz
+from instruments.lockin_filter import enbw_Hz
 from instruments.srs_sr860 import FILTER_SLOPES, SENSITIVITIES, SR860, TIME_CONSTANTS
 
 ESR_EXE, ESR_CMD = 16, 32
