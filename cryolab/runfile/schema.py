@@ -77,6 +77,15 @@ def stored_dtype(channels: Sequence[str]) -> np.dtype:
                        point_dtype(channels).names])
 
 
+def record_dtype(channels: Sequence[str]) -> np.dtype:
+    """A :class:`~cryolab.measurement.Point` as numpy sees it: its own fields (the step index
+    and the point's columns) and ``channels``, a record of one record per channel — so
+    ``np.array(points, dtype=record_dtype(channels))`` converts a list of Points in one call."""
+    own = [("step_index", "i4")] + [(name, dtype) for name, dtype, *_ in POINT_COLUMNS]
+    channel = [(name, dtype) for name, dtype, *_ in CHANNEL_COLUMNS]
+    return np.dtype([*own, ("channels", [(ch, channel) for ch in channels])])
+
+
 def column_specs(channels: Sequence[str], hall: Sequence[str] = ()
                  ) -> list[tuple[str, str, str, str]]:
     """(name, dtype, unit, long name) of every stored column; a Hall channel's ρ is in Ω."""

@@ -23,7 +23,6 @@ import re
 import threading
 import time
 from importlib import metadata
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ from cryolab.runfile.lock import WriterLock
 from cryolab.runfile.repair import clear_write_flag
 from cryolab.runfile.schema import (
     ALARM_DTYPE,
+    CHANNEL_COLUMNS,
     DATA,
     ENTRY,
     EVENT_DTYPE,
@@ -72,6 +72,7 @@ from cryolab.runfile.schema import (
     column_specs,
     fill_value,
     json_text,
+    record_dtype,
     stored_dtype,
     text,
 )
@@ -211,6 +212,9 @@ class RunWriter:
         self.path = Path(path)
         self.channels = list(channels)
         self._dtype = stored_dtype(self.channels)
+        self._record = record_dtype(self.channels)
+        self._channel_field = {f"{ch}_{name}": (ch, name) for ch in self.channels
+                               for name, *_ in CHANNEL_COLUMNS}
         self._lock = threading.RLock()
         #: a resumed run arrives with the lock it took before checking the file
         self._process_lock = lock if lock is not None else WriterLock.acquire(self.path)
@@ -523,15 +527,23 @@ class RunWriter:
             self._ensure_room(len(self._rows) * self._dtype.itemsize * 2)
         if self._rows and self._step_row is not None:
             step = self._step_row
-            block = np.array([(step, *p[:8], *chain.from_iterable(p.channels))
-                              for p in self._rows], dtype=self._dtype)
+            # the Points as they are (nested named tuples) into one record array: numpy
+            # converts them in C, twice as fast as flattening each point in Python first
+            block = np.array(self._rows, dtype=self._record)
             n, k = self._n, len(block)
             memory = h5s.create_simple((k,))
             for name, column in self._columns:  # h5py's low level: half the cost per column
+                if name == "step":
+                    values = np.full(k, step, dtype=self._dtype["step"])
+                elif name in self._channel_field:
+                    channel, field = self._channel_field[name]
+                    values = np.ascontiguousarray(block["channels"][channel][field])
+                else:
+                    values = np.ascontiguousarray(block[name])
                 column.id.set_extent((n + k,))
                 space = column.id.get_space()
                 space.select_hyperslab((n,), (k,))
-                column.id.write(memory, space, np.ascontiguousarray(block[name]))
+                column.id.write(memory, space, values)
             self._n = n + k
         self._rows.clear()
         for name, pending, dtype in (("events", self._notes, EVENT_DTYPE),
