@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import crash, fits, gui, monitor, overnight, pipeline, soak, sockets
+from benchmarks import crash, fits, gui, monitor, overnight, pipeline, runfile, soak, sockets
 
 BENCHMARKS = {
     "pipeline": ("per-point data path, instant instruments, beside QCoDeS, PyMeasure and floors",
@@ -28,6 +28,8 @@ BENCHMARKS = {
               crash.run),
     "monitor": ("the monitor: first load of a 48 h night, lag behind the file, CPU while "
                 "watching", monitor.run),
+    "runfile": ("opening a 48-hour night (60 000 points) as a DataFrame, an array, a Dataset",
+                runfile.run),
 }
 
 
