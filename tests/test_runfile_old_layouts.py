@@ -1,6 +1,7 @@
 """Run files written by earlier cryolab versions (tests/data/runfiles, made from git by the
-script there) stay readable by every command — fit, report, export, the GUI's review — and an
-interrupted one is resumed: converted to the columnar layout first, its original kept."""
+script there) stay readable by every command — fit, report, export, the monitor, the GUI's
+review — and an interrupted one is resumed: converted to the columnar layout first, its
+original kept."""
 
 from __future__ import annotations
 
@@ -67,6 +68,26 @@ def test_fit_report_and_export_read_old_files(old_file, tmp_path, capsys):
         n = len(run.points())
     lines = (tmp_path / "csv" / "points.csv").read_text().splitlines()
     assert len(lines) == n + 1 and lines[0].startswith("step,step_index,time_s,T_mc_K")
+
+
+def test_the_monitor_shows_an_old_file(old_file):
+    """cryolab monitor's page (what its HTTP API answers) for a file of an older layout."""
+    from cryolab.monitor.view import run_view
+    from cryolab.monitor.watch import RunWatcher
+
+    watcher = RunWatcher(old_file)
+    try:
+        state = watcher.want_points()
+        assert watcher.error is None and state is not None
+        view = json.loads(json.dumps(run_view(watcher, 800, 3600)))  # as the page gets it
+    finally:
+        watcher.close()
+    with RunFile(old_file) as run:
+        n, status, last = len(run.points()), run.status, run.events()[-1]["text"]
+    assert (view["status"], view["n_points"]) == (status, n)
+    assert [c["name"] for c in view["channels"]] == ["xx"]
+    assert view["events"][-1]["text"] == last
+    assert view["latest"] and view["night"]
 
 
 @pytest.mark.parametrize("name", ["cryolab-0.1_completed", "layout-1_completed"])
