@@ -116,6 +116,8 @@ def test_resume_finishes_an_old_file_in_the_columnar_layout(tmp_path, version, c
         after = run.points()
         steps = run.steps()
         segments = run.segments()
+        for row in range(len(steps)):  # the interrupted attempt and the new one apart
+            np.testing.assert_array_equal(run.points(row), after[after["step"] == row])
     for name in before.dtype.names:  # what was measured before is there, unchanged
         np.testing.assert_array_equal(after[name][:len(before)], before[name])
     assert len(after) > len(before)

@@ -107,6 +107,9 @@ def test_pandas_and_cryolab_read_the_same_columns(night):
         assert len(steps) == len(run.steps()) == 5
         ramp = run.dataframe(2)
         assert set(ramp["step"]) == {2} and len(ramp) == run.steps()[2].n_points
+        every = run.points()
+        for row, step in enumerate(run.steps()):  # by name: the same rows as by the column
+            np.testing.assert_array_equal(run.points(step.name), every[every["step"] == row])
         events = run.events()
         assert events and all(isinstance(e["text"], str) and isinstance(e["level"], str)
                               for e in events)

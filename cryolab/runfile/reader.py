@@ -120,6 +120,7 @@ class RunFile:
         if not self.path.is_file():  # HDF5 would block for ever on a FIFO
             raise RunFileError(f"{self.path}: not a run file (a folder, pipe or device)")
         self.file = self._open()
+        self._forget()
         attrs = self.file.attrs
         if attrs.get("cryolab_layout") == LAYOUT and DATA in self.file:
             self.layout = LAYOUT
@@ -188,6 +189,29 @@ class RunFile:
         points, changed statuses (SWMR readers see new data only by reopening)."""
         self.file.close()
         self.file = self._open()
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop what this handle keeps of the open file: the columns' dataset objects (looking
+        one up by name costs more than reading a step's rows of it) and the steps' names and
+        first rows, which a live file changes only between two opens."""
+        self._datasets: dict[str, h5py.Dataset] = {}
+        self._steps_index: tuple[list[str], np.ndarray] | None = None
+
+    def _column(self, name: str) -> h5py.Dataset:
+        dataset = self._datasets.get(name)
+        if dataset is None:
+            dataset = self._datasets[name] = self.file[DATA][name]
+        return dataset
+
+    def _steps_table_index(self) -> tuple[list[str], np.ndarray]:
+        """The steps' names and first point rows (columnar layout), read once per open."""
+        if self._steps_index is None:
+            table = self.file[ENTRY]["steps"]
+            rows = table[()] if table.shape[0] else np.empty(0, dtype=table.dtype)
+            self._steps_index = ([_decode(n) for n in rows["name"]],
+                                 np.asarray(rows["first_point"], dtype=np.int64))
+        return self._steps_index
 
     # ------------------------------------------------------------------ steps
     def steps(self) -> list[StepRecord]:
@@ -228,8 +252,7 @@ class RunFile:
         if isinstance(step, int | np.integer):
             return int(step)
         if self.layout == LAYOUT:
-            table = self.file[ENTRY]["steps"]
-            names = [_decode(n) for n in table["name"]] if table.shape[0] else []
+            names = self._steps_table_index()[0]
         else:
             names = sorted(self.file["steps"])
         if step not in names:
@@ -243,21 +266,20 @@ class RunFile:
         if self.layout != LAYOUT:
             points = self._legacy_points(step)
             return {n: points[n] for n in (names or points.dtype.names)}
-        data = self.file[DATA]
-        wanted = list(names) if names is not None else list(stored_dtype(self.channel_names).names)
-        checks = ["time_s", "step"] + [n for n in data if n.endswith("flags")]
+        stored = stored_dtype(self.channel_names).names
+        wanted = list(names) if names is not None else list(stored)
+        checks = ["time_s", "step"] + [n for n in stored if n.endswith("flags")]
+        column = self._column
         # a live (or killed) writer's columns can differ in length by a flush: the shortest
-        n = min(data[name].shape[0] for name in {*wanted, *checks})
+        n = min(column(name).shape[0] for name in {*wanted, *checks})
         row = self._step_row(step) if step is not None else -1
         if step is not None:
-            steps = data["step"][:n]
-            where = np.flatnonzero(steps == row)
-            lo, hi = (int(where[0]), int(where[-1]) + 1) if len(where) else (0, 0)
+            lo, hi = self._step_range(row, n)
         else:
             lo, hi = 0, n
         keep = np.ones(hi - lo, dtype=bool)
         for name in checks:
-            values = data[name][lo:hi]
+            values = column(name)[lo:hi]
             if name == "time_s":
                 keep &= np.isfinite(values) & (values > 0)
             elif name == "step":
@@ -267,9 +289,25 @@ class RunFile:
         all_kept = bool(keep.all())
         out = {}
         for name in wanted:
-            values = data[name][lo:hi]
+            values = column(name)[lo:hi]
             out[name] = values if all_kept else values[keep]
         return out
+
+    def _step_range(self, row: int, n: int) -> tuple[int, int]:
+        """The rows [lo, hi) of the points that hold step ``row``'s (of the first ``n``).
+        Steps run one after another, so a step's points start at its ``first_point`` and end
+        before the next step's; the ``step`` column says which rows in between are its own.
+        Should the table disagree with the column, the whole column is searched."""
+        firsts = self._steps_table_index()[1]
+        steps = self._column("step")
+        if 0 <= row < len(firsts):
+            lo = int(firsts[row])
+            hi = int(firsts[row + 1]) if row + 1 < len(firsts) else n
+            lo, hi = max(lo, 0), min(hi, n)
+            if lo <= hi and (lo == 0 or steps[lo - 1] != row) and (hi == n or steps[hi] != row):
+                return lo, hi
+        where = np.flatnonzero(steps[:n] == row)
+        return (int(where[0]), int(where[-1]) + 1) if len(where) else (0, 0)
 
     def _legacy_points(self, step: str | int | None) -> np.ndarray:
         names = sorted(self.file["steps"])
