@@ -58,7 +58,8 @@ def _frames(window, app, n_points: int) -> tuple[list[float], int]:
 def _newest_shown(window, newest) -> bool:
     """The visible plot's marker sits on the newest point, and its line ends there too."""
     plot = window.plots.currentWidget()
-    if plot is window.rho_plot:
+    if plot is window.rho_tab:
+        plot = window.rho_plot
         want = (newest["T_sample_K"], math.log10(newest["xx_rho_ohm_sq"]))
         line = plot.valid if newest["xx_valid"] else plot.excluded
     else:
@@ -73,9 +74,8 @@ def _newest_shown(window, newest) -> bool:
 
 def run(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PyQt5 import QtWidgets
-
     from cryolab.events import RunStarted, StepStarted
+    from cryolab.gui.qt import QtWidgets
     from cryolab.gui.window import MainWindow
     from cryolab.gui.worker import InstrumentWorker
     from cryolab.sequence import PlannedStep, RampTemperature
@@ -98,7 +98,7 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict:
                                                               "kind": "longitudinal"}]}),
                                     StepStarted(1.8e9, planned)])
                 window.store.apply(_points(0, n))
-                for tab, name in ((window.rho_plot, "rho_T"), (window.time_plot, "time")):
+                for tab, name in ((window.rho_tab, "rho_T"), (window.time_plot, "time")):
                     window.plots.setCurrentWidget(tab)
                     app.processEvents()
                     times, missed = _frames(window, app, window.store.points.n)

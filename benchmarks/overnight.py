@@ -33,8 +33,9 @@ COMPONENTS = (
 )
 
 
-def _run(sequence: Path, seed: int, tmp: Path, name: str) -> tuple[dict, np.ndarray]:
-    spec = validate(sequence, None, simulated=True, speed=math.inf, seed=seed)
+def _run(sequence: Path, seed: int, tmp: Path, name: str, station: Path | None = None
+         ) -> tuple[dict, np.ndarray]:
+    spec = validate(sequence, station, simulated=True, speed=math.inf, seed=seed)
     path = tmp / f"{name}.h5"
     t0 = time.perf_counter()
     session = Session(spec, path)
@@ -66,7 +67,8 @@ def _component(module: str) -> str:
     return "other (numpy, stdlib, threads waiting)"
 
 
-def profile_split(sequence: Path = SEQUENCE, seed: int = 1) -> dict:
+def profile_split(sequence: Path = SEQUENCE, seed: int = 1, station: Path | None = None
+                  ) -> dict:
     """Share of the process's CPU time per component, from a yappi profile of one run."""
     try:
         import yappi
@@ -76,7 +78,7 @@ def profile_split(sequence: Path = SEQUENCE, seed: int = 1) -> dict:
         yappi.set_clock_type("cpu")
         yappi.start(builtins=False, profile_threads=True)
         try:
-            _run(sequence, seed, Path(tmp), "profiled")
+            _run(sequence, seed, Path(tmp), "profiled", station)
         finally:
             yappi.stop()
     totals: dict[str, float] = {}
@@ -89,17 +91,25 @@ def profile_split(sequence: Path = SEQUENCE, seed: int = 1) -> dict:
             for name, seconds in sorted(totals.items(), key=lambda item: -item[1])}
 
 
-def run(sequence: Path = SEQUENCE, seed: int = 1) -> dict:
+def run(sequence: Path = SEQUENCE, seed: int = 1, station: Path | None = None) -> dict:
+    """``station``: another station file (e.g. ``sequences/stations/sim_mixed.yaml``, whose
+    twins are an SR860, an SR830, a Lake Shore 370 and a Mercury iPS)."""
     with tempfile.TemporaryDirectory() as tmp:
-        figures, first = _run(sequence, seed, Path(tmp), "first")
-        _, second = _run(sequence, seed, Path(tmp), "second")
+        figures, first = _run(sequence, seed, Path(tmp), "first", station)
+        _, second = _run(sequence, seed, Path(tmp), "second", station)
     figures["same_seed_identical_points"] = bool(
         first.dtype == second.dtype and len(first) == len(second)
         and all(np.array_equal(first[c], second[c], equal_nan=first.dtype[c].kind == "f")
                 for c in first.dtype.names or ()))
-    figures.update(profile_split(sequence, seed))
+    figures.update(profile_split(sequence, seed, station))
+    figures["station"] = str(station or "the simulated station (SR830, LS372, AMI 430)")
     return figures
 
 
 if __name__ == "__main__":
-    print(run())
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--station", type=Path, help="a station file (default: the simulated "
+                        "one); sequences/stations/sim_mixed.yaml times the other models")
+    print(run(station=parser.parse_args().station))

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import platform
 import sys
@@ -14,23 +15,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import crash, fits, gui, monitor, overnight, pipeline, runfile, soak, sockets
-
+#: name → (what it measures, "module:function"); a benchmark's module is imported only when it
+#: runs, so the light ones (startup) do not pay for the heavy ones' imports
 BENCHMARKS = {
     "pipeline": ("per-point data path, instant instruments, beside QCoDeS, PyMeasure and floors",
-                 pipeline.compare),
-    "sockets": ("per-point cost through the drivers and simulated TCP instruments", sockets.run),
-    "overnight": ("simulated overnight sweep, --speed max", overnight.run),
-    "fits": ("Eq. 1 / Eq. 2 fit latency as `cryolab fit` does them", fits.run),
-    "gui": ("GUI frame time with 10⁴–10⁶ points, offscreen, points arriving", gui.run),
-    "soak": ("simulated 48 h with 1 % injected faults", soak.run),
+                 "pipeline:compare"),
+    "sockets": ("per-point cost through the drivers and simulated TCP instruments",
+                "sockets:run"),
+    "overnight": ("simulated overnight sweep, --speed max", "overnight:run"),
+    "fits": ("Eq. 1 / Eq. 2 fit latency as `cryolab fit` does them", "fits:run"),
+    "gui": ("GUI frame time with 10⁴–10⁶ points, offscreen, points arriving", "gui:run"),
+    "soak": ("simulated 48 h with 1 % injected faults", "soak:run"),
     "crash": ("points a SIGKILL loses, in wall time (a real cryolab run killed 8 times)",
-              crash.run),
+              "crash:run"),
+    "startup": ("`cryolab --help` and `cryolab check` in a fresh process: time, memory, what "
+                "they load", "startup:run"),
     "monitor": ("the monitor: first load of a 48 h night, lag behind the file, CPU while "
-                "watching", monitor.run),
+                "watching", "monitor:run"),
     "runfile": ("opening a 48-hour night (60 000 points) as a DataFrame, an array, a Dataset",
-                runfile.run),
+                "runfile:run"),
 }
+
+
+def _function(ref: str):
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(f"benchmarks.{module}"), name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     results = {"machine": {"python": platform.python_version(), "cpu": platform.processor(),
                            "system": platform.platform()}}
     for name in args.names or BENCHMARKS:
-        title, func = BENCHMARKS[name]
+        title, ref = BENCHMARKS[name]
         print(f"== {name}: {title}", flush=True)
-        figures = func()
+        figures = _function(ref)()
         results[name] = figures
         for key, value in figures.items():
             shown = f"{value:.4g}" if isinstance(value, float) else value

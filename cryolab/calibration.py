@@ -18,12 +18,18 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported where arrays are converted: parsing and checking a curve is plain Python,
+# so `cryolab check` validates a station's calibrations without loading numpy
 
 #: Data Format codes that describe a resistance (the others are diode voltages)
 RESISTANCE_FORMATS = {3: "Ohms/Kelvin", 4: "Log Ohms/Kelvin", 5: "Log Ohms/Log Kelvin"}
@@ -38,15 +44,16 @@ class CalibrationError(ValueError):
 
 @dataclass(frozen=True)
 class Curve340:
-    """A resistance thermometer calibration, stored sorted by increasing temperature."""
+    """A resistance thermometer calibration, stored sorted by increasing temperature (tuples
+    of floats: ``numpy.asarray`` takes them as they are)."""
 
     sensor_model: str
     serial_number: str
     data_format: int
     setpoint_limit_K: float
     coefficient: int  # 1 negative (RuO₂), 2 positive
-    T_K: np.ndarray
-    R_ohm: np.ndarray
+    T_K: tuple[float, ...]
+    R_ohm: tuple[float, ...]
     source: str = "<curve>"
 
     @property
@@ -55,7 +62,7 @@ class Curve340:
 
     @property
     def R_range_ohm(self) -> tuple[float, float]:
-        return float(self.R_ohm.min()), float(self.R_ohm.max())
+        return float(min(self.R_ohm)), float(max(self.R_ohm))
 
     def temperature_K(self, R_ohm):
         """T for a resistance, interpolated linearly in the data format's coordinates (format 3:
@@ -64,7 +71,7 @@ class Curve340:
         Outside the calibrated range the answer is NaN: extrapolating a RuO₂ curve is how a
         sample ends up 'at' 5 mK, so the caller has to see that the reading is unusable.
         """
-        xs, ys, xs_list, ys_list = self._table
+        xs_list, ys_list = self._table
         log_R, log_T = LOG_AXES[self.data_format]
         if isinstance(R_ohm, float | int):  # one reading per point: no numpy on this path
             if not R_ohm > 0:
@@ -82,6 +89,9 @@ class Curve340:
                 y0, y1 = ys_list[i - 1], ys_list[i]
                 y = y0 + (y1 - y0) * (x - x0) / (x1 - x0)
             return 10.0**y if log_T else y
+        import numpy as np
+
+        xs, ys = self._arrays
         R = np.asarray(R_ohm, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):  # R ≤ 0 → NaN, as out of range
             x = np.log10(R) if log_R else np.where(R > 0, R, np.nan)
@@ -90,22 +100,32 @@ class Curve340:
         return float(out) if np.ndim(out) == 0 else out
 
     @functools.cached_property
-    def _table(self) -> tuple[np.ndarray, np.ndarray, list[float], list[float]]:
-        """The interpolation table in the format's coordinates, abscissa increasing (np.interp
-        and bisect need it), as arrays and as lists for the scalar path."""
+    def _table(self) -> tuple[list[float], list[float]]:
+        """The interpolation table in the format's coordinates, abscissa increasing (bisect and
+        np.interp need it), as lists for the scalar path (no numpy)."""
         R, T = self.R_ohm, self.T_K
         if R[0] > R[-1]:  # RuO₂ resistance falls with T
             R, T = R[::-1], T[::-1]
         log_R, log_T = LOG_AXES[self.data_format]
         # both paths take logs with math.log10, so their tables agree to the last bit (np.log10
         # may differ by an ulp, which would put a reading exactly at a calibrated end outside)
-        xs_list = [math.log10(r) if log_R else float(r) for r in R.tolist()]
-        ys_list = [math.log10(t) if log_T else float(t) for t in T.tolist()]
-        return np.array(xs_list), np.array(ys_list), xs_list, ys_list
+        xs_list = [math.log10(r) if log_R else float(r) for r in R]
+        ys_list = [math.log10(t) if log_T else float(t) for t in T]
+        return xs_list, ys_list
+
+    @functools.cached_property
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The same table as arrays (from the same lists: both paths agree to the last bit)."""
+        import numpy as np
+
+        xs_list, ys_list = self._table
+        return np.array(xs_list), np.array(ys_list)
 
     def resistance_ohm(self, T_K):
         """R for a temperature: the inverse of ``temperature_K`` (the same straight segments)."""
-        xs, ys, _, _ = self._table
+        import numpy as np
+
+        xs, ys = self._arrays
         log_R, log_T = LOG_AXES[self.data_format]
         T = np.asarray(T_K, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -183,26 +203,25 @@ def parse_340(text: str, source: str = "<string>") -> Curve340:
             f"{source}: {len(rows)} breakpoints; a Lake Shore curve holds at most "
             f"{MAX_BREAKPOINTS}")
 
-    units = np.array([r[1] for r in rows])
-    temps = np.array([r[2] for r in rows])
-    if fmt == 5:
-        temps = 10.0**temps
-    if np.any(temps <= 0):
-        bad = int(np.argmax(temps <= 0))
+    units = [r[1] for r in rows]
+    temps = [10.0**t for _, _, t in rows] if fmt == 5 else [r[2] for r in rows]
+    bad = next((i for i, t in enumerate(temps) if not t > 0), None)
+    if bad is not None:
         raise CalibrationError(
             f"{source}: breakpoint {rows[bad][0]} has temperature {rows[bad][2]} K (must be > 0)")
-    R = 10.0**units if fmt in (4, 5) else units
-    if fmt == 3 and np.any(R <= 0):
-        bad = int(np.argmax(R <= 0))
+    R = [10.0**u for u in units] if fmt in (4, 5) else units
+    bad = next((i for i, r in enumerate(R) if not r > 0), None) if fmt == 3 else None
+    if bad is not None:
         raise CalibrationError(
             f"{source}: breakpoint {rows[bad][0]} has resistance {rows[bad][1]} Ω (must be > 0)")
-    order = np.argsort(temps)
-    T_sorted, R_sorted = temps[order], R[order]
-    for name, arr in (("temperatures", T_sorted), ("units", R_sorted)):
-        d = np.diff(arr)
-        bad = np.flatnonzero((d == 0) | (np.sign(d) != np.sign(d[0])))
-        if bad.size:
-            i = int(bad[0])
+    order = sorted(range(len(temps)), key=temps.__getitem__)  # stable, as np.argsort's default
+    T_sorted = tuple(float(temps[i]) for i in order)
+    R_sorted = tuple(float(R[i]) for i in order)
+    for name, values in (("temperatures", T_sorted), ("units", R_sorted)):
+        d = [b - a for a, b in itertools.pairwise(values)]
+        rising = d[0] > 0
+        i = next((j for j, step in enumerate(d) if step == 0 or (step > 0) != rising), None)
+        if i is not None:
             raise CalibrationError(
                 f"{source}: {name} are not strictly monotonic (around breakpoint "
                 f"{rows[order[i + 1]][0]}); a thermometer curve must be one-to-one")
@@ -241,6 +260,8 @@ def load_340(path: str | Path) -> Curve340:
 def format_340(curve_T_K, curve_R_ohm, sensor_model: str = "RuO2", serial_number: str = "",
                setpoint_limit_K: float | None = None) -> str:
     """A ``.340`` text (format 4, log10 Ω) for breakpoints, hottest first as published."""
+    import numpy as np
+
     T = np.asarray(curve_T_K, dtype=float)
     R = np.asarray(curve_R_ohm, dtype=float)
     order = np.argsort(T)[::-1]

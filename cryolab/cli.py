@@ -1,13 +1,18 @@
-"""cryolab: run and watch low-temperature transport measurements on a dilution refrigerator.
+"""cryolab: measure a thin film's resistance through a night on a dilution refrigerator.
 
-Validate a night's sequence against the station, run it on the instruments (or their simulated
-twins), resume it after a crash, and fit, plot or export what it measured.
+Lock-ins drive the sample through a bias resistor and read its voltages, a resistance bridge
+reads the mixing-chamber and on-chip thermometers and regulates the temperature, a magnet
+supply sets the field. cryolab checks a night's sequence against your station before anything
+moves, runs it (headless or in the GUI), keeps every point with flags, fits the paper's Eq. 1 /
+Eq. 2 to ρ(T) as the data arrive, and resumes a night that was interrupted.
 """
 
 from __future__ import annotations
 
+# Only the standard library at the top: `cryolab --help` and `cryolab check` must answer at
+# once, so each command imports what it needs (numpy, h5py, scipy, matplotlib, Qt, the drivers)
+# when it runs.
 import argparse
-import io
 import json
 import math
 import os
@@ -17,34 +22,15 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from cryolab import __version__, arguments
-from cryolab.analysis.fit import Choice, FitError, choose_model, fit
-from cryolab.analysis.hall import HallSummary, analyze_hall, hall_pairs
-from cryolab.analysis.report import FORMATS, make_report
-from cryolab.analysis.summary import analyze_points
-from cryolab.clock import ScaledClock
-from cryolab.inputs import InputError, read_input
-from cryolab.monitor import arguments as monitor_arguments
-from cryolab.progress import ProgressBar
-from cryolab.roles.registry import DEFAULT_MODEL_OF_KEY, models_of
-from cryolab.runfile import RunFile, RunFileError, export_csv
-from cryolab.sequence import format_duration, make_plan
-from cryolab.session import (
-    Session,
-    mark_interrupted,
-    new_run_path,
-    prepare_resume,
-    space_check,
-    validate,
-)
-from cryolab.sim.faults import FaultRule, parse_fault_spec
-from cryolab.sim.lab import NAMES, InstrumentSpec, SimulatedLab
-from cryolab.sim.station import lab_for_station, match_magnet
-from cryolab.station import ConnectError, StationConfig, load_station
+from cryolab.monitor import arguments as monitor_arguments  # standard library only
+
+if TYPE_CHECKING:
+    from cryolab.analysis.hall import HallSummary
+    from cryolab.sim.faults import FaultRule
+    from cryolab.station import StationConfig
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID = 0, 1, 2
 MAX_CSV_BYTES = 200_000_000  # 10⁶ points of a few columns fit many times over
@@ -53,6 +39,12 @@ MAX_CSV_BYTES = 200_000_000  # 10⁶ points of a few columns fit many times over
 def _serve_plan(args: argparse.Namespace) -> tuple[list, dict[str, dict], StationConfig | None]:
     """(instrument specs in port order, samples, station) that ``sim serve`` builds: the
     station file's instruments, or one lock-in, bridge and magnet of the models asked for."""
+    from cryolab.inputs import InputError
+    from cryolab.roles.registry import DEFAULT_MODEL_OF_KEY
+    from cryolab.sim.lab import NAMES, InstrumentSpec
+    from cryolab.sim.station import lab_for_station
+    from cryolab.station import load_station
+
     if args.station is None:
         # the CLI's model names are the registry's, as a station file's ``model:`` says
         return [InstrumentSpec(name, getattr(args, name) or DEFAULT_MODEL_OF_KEY[name])
@@ -68,6 +60,12 @@ def _serve_plan(args: argparse.Namespace) -> tuple[list, dict[str, dict], Statio
 
 
 def cmd_sim_serve(args: argparse.Namespace) -> int:
+    from cryolab.clock import ScaledClock
+    from cryolab.inputs import InputError
+    from cryolab.sim.faults import parse_fault_spec
+    from cryolab.sim.lab import SimulatedLab
+    from cryolab.sim.station import match_magnet
+
     try:
         specs, samples, station = _serve_plan(args)
     except InputError as exc:
@@ -114,7 +112,8 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report_input_error(exc: InputError, moved: bool = True) -> int:
+def _report_input_error(exc, moved: bool = True) -> int:
+    """Every problem of an InputError, each naming the file and the key; exit 2."""
     print("refused, nothing was moved and no file was written:" if moved else "refused:",
           file=sys.stderr)
     for problem in exc.problems:
@@ -123,6 +122,12 @@ def _report_input_error(exc: InputError, moved: bool = True) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from cryolab.eta import ends_by_the_clock
+    from cryolab.inputs import InputError
+    from cryolab.lint import sequence_warnings
+    from cryolab.runspec import validate
+    from cryolab.sequence import format_duration, make_plan
+
     try:
         spec = validate(args.sequence, args.station, simulated=args.station is None)
     except InputError as exc:
@@ -130,16 +135,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     plan = make_plan(spec.sequence, spec.station)
     where = args.station or "the simulated station"
     print(f"{args.sequence}: valid against {where} ({spec.station.name})")
+    for warning in sequence_warnings(spec.sequence):
+        print(f"warning: {args.sequence}: {warning}", file=sys.stderr)
     print(f"{'#':>4}  {'step':<18} {'what':<52} {'estimate':>9}")
-    for p in plan:
-        print(f"{p.index:>4}  {p.kind:<18} {p.describe():<52} "
+    for p in plan:  # numbered from 1, as the progress line and the log count them
+        print(f"{p.index + 1:>4}  {p.kind:<18} {p.describe():<52} "
               f"{format_duration(p.estimate_s):>9}")
-    print(f"total: {len(plan)} steps, about {format_duration(sum(p.estimate_s for p in plan))} "
-          "of lab time")
+    total = sum(p.estimate_s for p in plan)
+    print(f"total: {len(plan)} steps, about {format_duration(total)} of lab time; started now, "
+          f"it {ends_by_the_clock(total)}")
     return EXIT_OK
 
 
-def _run_session(session: Session, report: str | None = None) -> int:
+def _run_session(session, report: str | None = None) -> int:
     """Run with SIGINT/SIGTERM mapped to a safe abort; exit 0 on completion, 1 otherwise."""
 
     def on_signal(signum, frame):
@@ -161,6 +169,8 @@ def _run_session(session: Session, report: str | None = None) -> int:
         print(f"the run file's folder vanished; the file was copied to {rescued}",
               file=sys.stderr)
     if report:
+        from cryolab.analysis.report import make_report
+
         try:
             print(f"report: {make_report(session.path, report)}")
         except Exception as exc:  # the data are safe in the file; say why there is no figure
@@ -182,6 +192,8 @@ def _companion(args: argparse.Namespace):
 
 def _run_faults(specs: list[str] | None, spec) -> dict[str, list[FaultRule]]:
     """--fault specs for a simulated run, by the station's instrument names (ValueError)."""
+    from cryolab.sim.faults import parse_fault_spec
+
     if specs and not spec.simulated:
         raise ValueError("--fault injects faults into the simulated instruments (--sim) only")
     faults: dict[str, list[FaultRule]] = {}
@@ -195,12 +207,24 @@ def _run_faults(specs: list[str] | None, spec) -> dict[str, list[FaultRule]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from cryolab.inputs import InputError
+    from cryolab.lint import sequence_warnings
+    from cryolab.runspec import validate
+
     try:
         spec = validate(args.sequence, args.station, args.sim, args.speed, args.seed,
                         args.sample)
         companion = _companion(args)
     except InputError as exc:
         return _report_input_error(exc)
+    from cryolab.analysis.report import FORMATS
+    from cryolab.progress import ProgressBar
+    from cryolab.runfile import RunFileError
+    from cryolab.session import Session, new_run_path, space_check
+    from cryolab.station import ConnectError
+
+    for warning in sequence_warnings(spec.sequence):
+        print(f"warning: {args.sequence}: {warning}", file=sys.stderr)
     try:
         faults = _run_faults(args.fault, spec)
     except ValueError as exc:
@@ -218,7 +242,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"warning: disk space is tight: {room.describe(out)}", file=sys.stderr)
     path = new_run_path(out, spec.sequence.name)
     try:
-        session = Session(spec, path, subscribers=[ProgressBar()], companion=companion,
+        session = Session(spec, path, subscribers=[ProgressBar(speed=spec.speed)],
+                          companion=companion,
                           lab_options={"faults": faults} if faults else None)
     except ConnectError as exc:
         print(f"failed to start, nothing was moved: {exc}", file=sys.stderr)
@@ -230,6 +255,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from cryolab.inputs import InputError
+    from cryolab.progress import ProgressBar
+    from cryolab.runfile import RunFileError
+    from cryolab.session import Session, mark_interrupted, prepare_resume, space_check
+    from cryolab.station import ConnectError
+
     try:
         companion = _companion(args)
         plan = prepare_resume(args.run, args.speed)
@@ -246,7 +277,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         session = Session(plan.spec, Path(args.run), start_index=plan.start_index, append=True,
                           initial_T_K=plan.last_T_K, initial_field_Oe=plan.last_field_Oe,
                           clock_start=start if plan.spec.simulated else None,
-                          subscribers=[ProgressBar()], lock=plan.lock, companion=companion)
+                          subscribers=[ProgressBar(speed=plan.spec.speed)], lock=plan.lock,
+                          companion=companion)
     except ConnectError as exc:
         plan.lock.release()
         print(f"failed to resume, nothing was moved: {exc}", file=sys.stderr)
@@ -262,6 +294,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from cryolab.runfile import RunFile, RunFileError, export_csv
+
     try:
         RunFile(args.run).close()  # refuse a bad file before creating anything
         written = export_csv(args.run, arguments.output_folder(args.csv))
@@ -276,8 +310,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_fit_csv(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _read_fit_csv(path: str) -> tuple:
     """T_K, rho_ohm_sq (and optional rho_err_ohm_sq) columns of a CSV file."""
+    import io
+
+    import pandas as pd
+
+    from cryolab.inputs import InputError, read_input
+
     raw = read_input(path, MAX_CSV_BYTES, "CSV file")
     try:
         frame = pd.read_csv(io.BytesIO(raw))
@@ -298,7 +338,7 @@ def _read_fit_csv(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]
     return T, rho, err
 
 
-def _choice_json(choice: Choice) -> dict:
+def _choice_json(choice) -> dict:
     out = choice.best.as_json()
     out.update({"decided": choice.decided, "reason": choice.reason})
     other = next((f for m, f in choice.fits.items() if m != choice.model), None)
@@ -307,16 +347,44 @@ def _choice_json(choice: Choice) -> dict:
     return out
 
 
-def _print_fit(choice: Choice, label: str = "") -> None:
+def _print_fit(choice, label: str = "") -> None:
+    from cryolab.analysis.quality import format_parameters
+
     f = choice.best
-    print(f"{label}{f.model}: " + ", ".join(
-        f"{k} = {v:.5g} ± {f.stderr[k]:.2g}" for k, v in f.values.items())
-        + f"; χ²_red {f.chi2_red:.3g}, {f.n_points} points, {f.T_min_K:.3g}–{f.T_max_K:.3g} K")
+    print(f"{label}{f.model}: {format_parameters(f)}; χ²_red {f.chi2_red:.3g}, "
+          f"{f.n_points} points, {f.T_min_K:.3g}–{f.T_max_K:.3g} K")
     print(f"{' ' * len(label)}{'' if choice.decided else 'undecided: '}{choice.reason}")
 
 
+def _forced(model: str, T, rho, err):
+    """The fit of a model the user asked for, and what --model auto would have chosen."""
+    from cryolab.analysis.fit import Choice, FitError, choose_model, fit
+
+    try:
+        auto = choose_model(T, rho, err)
+    except FitError:
+        auto = None
+    forced = auto.fits.get(model) if auto is not None else None
+    if forced is None:
+        forced = fit(T, rho, model, err)  # raises FitError with the reason
+    return Choice(model, True, f"{model} requested", {model: forced}, math.nan, math.nan), auto
+
+
+def _warn_poor(model: str, reasons: list[str], label: str = "") -> None:
+    print(f"warning: {label}{model} is a poor description of these data: "
+          + "; ".join(reasons), file=sys.stderr)
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
+    from cryolab.analysis.fit import FitError, choose_model
+    from cryolab.analysis.hall import analyze_hall, hall_pairs
+    from cryolab.analysis.quality import poor_fit_reasons
+    from cryolab.analysis.summary import analyze_points
+    from cryolab.inputs import InputError
+    from cryolab.runfile import RunFile, RunFileError
+
     data = Path(args.data)
+    poor = False
     try:
         if data.suffix.lower() in (".h5", ".hdf5"):
             with RunFile(data) as run:
@@ -324,6 +392,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
                 channel = (run.longitudinal_channels() or run.channel_names)[0]
                 pairs = hall_pairs(run.channels)
             summary, skipped = analyze_points(points, args.model, channel)
+            auto_rows = {}
+            if args.model != "auto":
+                auto_rows = {r.field_Oe: r.choice
+                             for r in analyze_points(points, "auto", channel)[0].rows}
+            for r in summary.rows:
+                reasons = poor_fit_reasons(r.fit, auto_rows.get(r.field_Oe)) \
+                    if args.model != "auto" else []
+                if reasons:
+                    poor = True
+                    _warn_poor(args.model, reasons, f"{r.field_Oe:g} Oe: ")
             result = {"fields": [{"field_Oe": r.field_Oe, **_choice_json(r.choice),
                                   "curvature_zeros_data_K": r.curvature_zeros_data_K,
                                   "curvature_zeros_model_K": r.curvature_zeros_model_K}
@@ -342,14 +420,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
                     print(f"not fitted: {line}")
                 for hall in halls:
                     _print_hall(hall)
-            return EXIT_OK
+            return EXIT_FAILURE if poor else EXIT_OK
         T, rho, err = _read_fit_csv(str(data))
         if args.model == "auto":
             choice = choose_model(T, rho, err)
         else:
-            f = fit(T, rho, args.model, err)
-            choice = Choice(args.model, True, f"{args.model} requested", {args.model: f},
-                            math.nan, math.nan)
+            choice, auto = _forced(args.model, T, rho, err)
+            reasons = poor_fit_reasons(choice.best, auto)
+            if reasons:
+                poor = True
+                _warn_poor(args.model, reasons)
     except InputError as exc:
         return _report_input_error(exc)
     except (RunFileError, FitError) as exc:
@@ -359,7 +439,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(json.dumps(_choice_json(choice), default=float))
     else:
         _print_fit(choice)
-    return EXIT_OK
+    return EXIT_FAILURE if poor else EXIT_OK
 
 
 def _hall_json(hall: HallSummary) -> dict:
@@ -389,6 +469,9 @@ def _print_hall(hall: HallSummary) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from cryolab.analysis.report import FORMATS, make_report
+    from cryolab.runfile import RunFileError
+
     try:
         arguments.output_file(args.output, FORMATS)
         print(make_report(args.run, args.output, args.model))
@@ -404,6 +487,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_gui(args: argparse.Namespace) -> int:
     from cryolab import session
     from cryolab.gui.app import run_gui  # Qt is imported only when the GUI is wanted
+    from cryolab.inputs import InputError
 
     try:
         session.DEFAULT_COMPANION = _companion(args)  # for every run the window starts
@@ -418,12 +502,33 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return run_monitor(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cryolab", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"cryolab {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+EPILOG = """\
+a night, command by command:
+  cryolab check tonight.yaml --station lab.yaml    validate; print the plan and when it ends
+  cryolab run tonight.yaml --station lab.yaml      run it headless (Ctrl-C: abort safely)
+  cryolab gui --station lab.yaml --sequence tonight.yaml   the same night in a window
+  cryolab resume runs/RUN.h5                       continue a night that was interrupted
+  cryolab fit runs/RUN.h5                          Eq. 1 / Eq. 2 at each field, and the summary
+  cryolab report runs/RUN.h5 -o runs/RUN.pdf       the ρ(T) family and the field summary
+  cryolab gui --open runs/RUN.h5                   look at a night again (no instruments)
+  cryolab monitor runs/                            a read-only web page of the nights in runs/
 
-    sim = sub.add_parser("sim", help="simulated instruments")
+without hardware, add --sim: simulated instruments that answer the real command sets
+(cryolab run sequences/overnight_field_sweep.yaml --sim --speed 750: a 12.5 h night in a
+minute). Each command has its own --help.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cryolab.roles.registry import DEFAULT_MODEL_OF_KEY, models_of
+
+    parser = argparse.ArgumentParser(prog="cryolab", description=__doc__, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"cryolab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = sub.add_parser("sim", help="simulated instruments, for other programs to talk to",
+                         description="Simulated instruments that speak the real command sets.")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
     # no abbreviations: "--bridge MODEL" must never be taken for --bridge-max-connections
     serve = sim_sub.add_parser(
@@ -454,12 +559,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="refuse bridge connections beyond this many (a real 372 allows 2)")
     serve.set_defaults(func=cmd_sim_serve)
 
-    check = sub.add_parser("check", help="validate a sequence and print its plan and duration")
+    check = sub.add_parser(
+        "check", help="validate a sequence; print its plan, its duration and when it ends",
+        description="Validate a sequence against the station (every problem at once, by key), "
+                    "then print the plan step by step, the lab time it takes and when it would "
+                    "end by the clock if started now. Nothing is contacted.")
     check.add_argument("sequence", help="sequence file (YAML)")
     check.add_argument("--station", help="station file (default: the simulated station)")
     check.set_defaults(func=cmd_check)
 
-    run = sub.add_parser("run", help="run a sequence headless, writing one HDF5 file")
+    run = sub.add_parser(
+        "run", help="run a sequence headless, writing one HDF5 file",
+        description="Run a sequence with a progress line; one HDF5 file per run. Ctrl-C or "
+                    "SIGTERM aborts safely (the station's safe state). Exit 0 completed, "
+                    "1 aborted or failed (the file says why), 2 refused input (nothing moved).")
     run.add_argument("sequence", help="sequence file (YAML)")
     run.add_argument("--sim", action="store_true", help="use the simulated instruments")
     run.add_argument("--speed", type=arguments.speed, default=1.0,
@@ -478,31 +591,48 @@ def build_parser() -> argparse.ArgumentParser:
     monitor_arguments.add_companion_arguments(run)
     run.set_defaults(func=cmd_run)
 
-    resume = sub.add_parser("resume", help="continue an interrupted run in the same file")
+    resume = sub.add_parser(
+        "resume", help="continue an interrupted run in the same file",
+        description="Continue an interrupted, aborted or failed run from its first unfinished "
+                    "step, appending to the same file; everything needed is read from it.")
     resume.add_argument("run", help="the run file (.h5)")
     resume.add_argument("--speed", type=arguments.speed,
                         help="override the recorded simulation speed (a number or 'max')")
     monitor_arguments.add_companion_arguments(resume)
     resume.set_defaults(func=cmd_resume)
 
-    export = sub.add_parser("export", help="export a run file to CSV")
+    export = sub.add_parser("export", help="export a run file to CSV (points, steps, events)")
     export.add_argument("run", help="the run file (.h5)")
     export.add_argument("--csv", required=True, metavar="DIR", help="output directory")
     export.set_defaults(func=cmd_export)
 
-    fit_cmd = sub.add_parser("fit", help="fit Eq. 1 / Eq. 2 to a CSV (T_K,rho_ohm_sq) or a run")
+    fit_cmd = sub.add_parser(
+        "fit", help="fit Eq. 1 / Eq. 2 to a CSV (T_K,rho_ohm_sq) or a run",
+        description="Fit the paper's Eq. 1 (insulating side) or Eq. 2 (superconducting side) "
+                    "to ρ(T): a CSV file with columns T_K,rho_ohm_sq, or a run file (one fit "
+                    "per field, then the field summary). A model forced with --model that "
+                    "does not describe the data (an undetermined parameter, or the other model "
+                    "fitting ten times better) is printed with a warning and exits 1.")
     fit_cmd.add_argument("data", help="CSV file or run file (.h5)")
-    fit_cmd.add_argument("--model", choices=("eq1", "eq2", "auto"), default="auto")
+    fit_cmd.add_argument("--model", choices=("eq1", "eq2", "auto"), default="auto",
+                         help="eq1: ρ = 1/(σ_QF + σ_0·exp(−E_a/T)); eq2: ρ = ρ_QF + "
+                              "ρ_0·exp(−E_a/T); auto (default): chosen by the sign of dρ/dT "
+                              "at low temperature and by the fits' quality")
     fit_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     fit_cmd.set_defaults(func=cmd_fit)
 
-    report = sub.add_parser("report", help="the rho(T) family and field summary as a figure")
+    report = sub.add_parser("report", help="the ρ(T) family and the field summary as a figure")
     report.add_argument("run", help="the run file (.h5)")
     report.add_argument("-o", "--output", required=True, help="FILE.png, .pdf or .svg")
-    report.add_argument("--model", choices=("eq1", "eq2", "auto"), default="auto")
+    report.add_argument("--model", choices=("eq1", "eq2", "auto"), default="auto",
+                        help="the model fitted at every field (default auto: chosen per field)")
     report.set_defaults(func=cmd_report)
 
-    gui = sub.add_parser("gui", help="the cooldown GUI")
+    gui = sub.add_parser(
+        "gui", help="the cooldown GUI (or --open RUN.h5 to review a night)",
+        description="Live readings of every channel, plots with the live fits, the plan with "
+                    "its end by the clock, alarms, start/pause/resume/abort, manual control. "
+                    "--open RUN.h5 alone reviews a run file with no instruments.")
     gui.add_argument("--sim", action="store_true", help="use the simulated instruments")
     gui.add_argument("--sequence", help="sequence file to load (validated at once)")
     gui.add_argument("--start", action="store_true", help="start the loaded sequence at once")

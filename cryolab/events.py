@@ -125,8 +125,25 @@ class InstrumentStatus:
     heater_range: int
 
 
+@dataclass(frozen=True)
+class HeatingFound:
+    """A linearity check found self-heating on a current path, at a power I²R_xx of ``power_W``
+    and a sample temperature ``T_K``. The hot electrons' T_e⁵ − T⁵ = P/Σ makes ΔT/T grow with
+    P/T⁵, so every point of the path's channels (taken before or after) with I²R_xx/T⁵ ≥
+    power_W/T_K⁵ is heated at least as much: it is flagged HEATED and not valid."""
+
+    time: float
+    step_index: int | None
+    source: str  # the current path (its driving lock-in)
+    channels: tuple[str, ...]  # the channels on that path
+    power_W: float
+    T_K: float
+    reason: str
+
+
 Event = (RunStarted | StepStarted | Point | Note | Alarm | StepEnded | RunEnded
-         | RunStateChanged | FitUpdated | SummaryUpdated | FaultOccurred | InstrumentStatus)
+         | RunStateChanged | FitUpdated | SummaryUpdated | FaultOccurred | InstrumentStatus
+         | HeatingFound)
 SubscriberFunc = Callable[[Event], None]
 
 
@@ -142,7 +159,8 @@ class Subscriber:
         super().__init_subclass__(**kwargs)
         cls._dispatch = {t: name for t in (RunStarted, StepStarted, Point, Note, Alarm,
                                            StepEnded, RunEnded, RunStateChanged, FitUpdated,
-                                           SummaryUpdated, FaultOccurred, InstrumentStatus)
+                                           SummaryUpdated, FaultOccurred, InstrumentStatus,
+                                           HeatingFound)
                          if hasattr(cls, name := _handler_name(t))}
 
     _dispatch: dict[type, str] = {}

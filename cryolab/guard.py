@@ -19,10 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pymeasure.instruments import Channel
-from pyvisa import constants as visa_constants
-from pyvisa.errors import VisaIOError
-
 from instruments.limits import LimitError
 
 log = logging.getLogger(__name__)
@@ -37,6 +33,10 @@ def classify(exc: BaseException) -> str | None:
     not a communication fault (a limit refusal, a programming error, …)."""
     if isinstance(exc, LimitError):
         return None
+    # imported here: a station file is validated (cryolab check) without loading pyvisa
+    from pyvisa import constants as visa_constants
+    from pyvisa.errors import VisaIOError
+
     if isinstance(exc, VisaIOError):
         if exc.error_code == visa_constants.StatusCode.error_timeout:
             return "timeout"
@@ -67,6 +67,7 @@ class Guard:
 
     def __init__(self, name: str, instrument: Any, retries: int, on_fault: OnFault,
                  on_down: OnDown, backoff_s: float = 0.05) -> None:
+        _channel_type()
         self.name = name
         self.instrument = instrument
         self.retries = retries
@@ -137,6 +138,21 @@ class Guard:
             if classify(exc) is None:
                 raise
             return False
+
+
+def _channel_type() -> type:
+    """pymeasure's Channel, imported when the first guard is made (a guard is made only for a
+    connected instrument; a station file is validated without loading pymeasure)."""
+    global Channel
+    if Channel is None:
+        from pymeasure.instruments import Channel as PymeasureChannel
+
+        Channel = PymeasureChannel
+    return Channel
+
+
+#: pymeasure's Channel once a guard exists (the guarded calls test results against it)
+Channel: Any = None
 
 
 class Guarded:

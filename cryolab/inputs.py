@@ -337,6 +337,18 @@ def near_miss(key: str, known: typing.Iterable[str]) -> str:
     return f" (did you mean `{lowered[match[0]]}`?)" if match else ""
 
 
+#: the name patterns of user files, in words
+PATTERN_WORDS = {
+    r"^[A-Za-z][A-Za-z0-9_]{0,31}$": "must be a name of 1–32 letters, digits or _, starting "
+                                     "with a letter",
+    r"^[A-Z0-9]+(\.[A-Z0-9]+)?$": "must be a device name in capitals, as the supply's "
+                                   "front panel shows it (e.g. GRPZ)",
+    r"^[A-Za-z][A-Za-z0-9]{0,15}$": "must be a name of 1–16 letters or digits, starting with a "
+                                    "letter (no _: it starts the run file's column names, "
+                                    "e.g. xx_rho_ohm_sq)",
+}
+
+
 def _plain_message(err: dict[str, Any]) -> str:
     """pydantic's message in a physicist's words."""
     kind, ctx = err["type"], err.get("ctx") or {}
@@ -374,6 +386,8 @@ def _plain_message(err: dict[str, Any]) -> str:
         return "must be a number"
     if kind == "finite_number":
         return "must be a finite number"
+    if kind == "string_pattern_mismatch":
+        return PATTERN_WORDS.get(ctx.get("pattern", ""), msg.replace("String should", "must"))
     return msg.removeprefix("Input should be ").removeprefix("Value error, ")
 
 

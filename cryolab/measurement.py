@@ -44,11 +44,12 @@ class Flag(IntFlag):
     NOT_SETTLED = 4
     PHASE = 8
     INSTRUMENT_FAULT = 16
+    HEATED = 32  # at a power and temperature where a linearity check found self-heating
 
 
-_MISMATCH, _OVERLOAD, _NOT_SETTLED, _PHASE, _FAULT = (
+_MISMATCH, _OVERLOAD, _NOT_SETTLED, _PHASE, _FAULT, _HEATED = (
     int(f) for f in (Flag.THERMAL_MISMATCH, Flag.OVERLOAD, Flag.NOT_SETTLED, Flag.PHASE,
-                     Flag.INSTRUMENT_FAULT))
+                     Flag.INSTRUMENT_FAULT, Flag.HEATED))
 
 
 class ChannelReading(NamedTuple):
@@ -81,6 +82,7 @@ class Point(NamedTuple):
 
 
 _new = tuple.__new__
+_TWO_PI = 2.0 * math.pi
 
 #: mains frequencies that the excitation's low harmonics should keep away from
 MAINS_HZ = (50.0, 60.0)
@@ -162,6 +164,13 @@ class SourceState:
     last_R_ohm: float = math.nan  # of the path's longitudinal channel, from the last point
     has_longitudinal: bool = False  # a channel of this path measures R_xx (sets point_I)
     point_I: float = math.nan  # the current of the point being taken
+    #: φ = ωR_2pt·C of the path's line for the point being taken, from the phase of its
+    #: longitudinal channel once the input's share is taken out
+    point_line: float = 0.0
+    point_rho_ohm: float = 0.0  # ρ_xx of the point being taken: what loads a Hall channel
+    #: P/T⁵ (W/K⁵, P = I²R_xx) at and beyond which a linearity check found heating
+    heating_bound: float | None = None
+    point_heated: bool = False
 
 
 @dataclass
@@ -174,6 +183,9 @@ class _ChannelPlan:
     longitudinal_of_source: bool  # its R sets the path's current
     hall: bool
     w_over_l: float
+    input_S: float  # 1/R_in of what loads the probes (the lock-in's input or a preamplifier)
+    input_F: float  # its C_in
+    inverse_gain: float  # 1/gain of a preamplifier: the probes' voltage from the reading
 
 
 class Acquisition:
@@ -200,7 +212,8 @@ class Acquisition:
             longitudinal = sources[spec.source].longitudinal == spec.name
             source.has_longitudinal |= longitudinal
             plans.append(_ChannelPlan(spec, self.lockins[spec.lockin], source, longitudinal,
-                                      spec.kind == "hall", spec.w_over_l))
+                                      spec.kind == "hall", spec.w_over_l, 1.0 / spec.input_ohm,
+                                      spec.input_F, 1.0 / spec.gain))
         # the path's longitudinal channel first: its R sets the current the others see; the
         # readings still come out in the station's channel order
         order = sorted(range(len(plans)), key=lambda i: not plans[i].longitudinal_of_source)
@@ -373,17 +386,60 @@ class Acquisition:
         for i, plan in self._order:
             x, y, r, theta, overloaded = readings[i]
             source, lockin = plan.source, plan.lockin
+            # What the lock-in reads is the probes' voltage IR low-passed by the line, 1/(1 + jφ)
+            # with φ = ωR_2pt·C, and divided by the input's loading, 1 + R_s(1/R_in + jωC_in).
+            # Both are undone from the complex reading w = (X + jY)(a + jb), a = 1 + R_s/R_in,
+            # b = ωC_in·R_s: IR = |w|²/Re w, and φ = −Im w/Re w is the path's line phase, which
+            # the Hall voltage shares. (X alone would read IR/(1 + φ²), 1 % low at φ = 0.1.)
+            g = plan.inverse_gain  # the file keeps the lock-in's own X, Y
+            u, w = x * g, y * g
+            omega_C = _TWO_PI * lockin.frequency_Hz * plan.input_F
             if plan.longitudinal_of_source:
-                # I = V / (R_series + k·R) and R = X / I, solved for R
                 V, series = source.source_V, source.series_ohm
-                R = x * series / (V - k2 * x)
+                if u > 0.0:
+                    G = plan.input_S
+                    R = source.last_R_ohm
+                    for _ in range(2):
+                        # b (C_in's share) from an R near the answer: it enters φ·b·δR/R,
+                        # 4·10⁻⁶ for a 1 % change at 2 MΩ and 7 Hz
+                        last = R if R == R else 0.0
+                        a1, b = 1.0 + G * last, omega_C * last
+                        wr, wi = u * a1 - w * b, u * b + w * a1
+                        # IR = m·a with m = |w|²/(a·Re w), which depends on b/a only; with
+                        # I = V/(series + k·R): R·V = m(1 + G·R)(series + k·R), a quadratic
+                        m = (wr * wr + wi * wi) / (wr * a1)
+                        B = V - m * (k2 + series * G)
+                        disc = B * B - 4.0 * m * k2 * G * m * series
+                        # no root: more than the input lets through (noise on an open input)
+                        R = 2.0 * m * series / (B + math.sqrt(disc)) \
+                            if disc > 0.0 and B > 0.0 else m * series / (V - k2 * m)
+                        if abs(R - last) <= 0.01 * R:
+                            break
+                    source.point_line = -wi / wr
+                else:  # no signal to take a phase from
+                    R = u * series / (V - k2 * u)
+                    source.point_line = 0.0
                 I = source.point_I = V / (series + k2 * R)
+                source.point_rho_ohm = R * plan.w_over_l
+                # hot electrons: T_e⁵ − T⁵ = P/Σ, so ΔT/T grows with P/T⁵ (electron–phonon
+                # coupling in metal films, Wellstood, Urbina & Clarke, PRB 49, 5942 (1994))
+                bound = source.heating_bound
+                source.point_heated = bound is not None and bound * T_sample**5 <= I * I * R
                 if not overloaded:
                     source.last_R_ohm = R
             else:  # the path's longitudinal channel went first, if it has one
-                I = source.point_I if source.has_longitudinal else self.current_A(source)
-                R = x / I
+                if source.has_longitudinal:
+                    # a Hall pair sits about one square of ρ_xx from the current path
+                    R_s = source.point_rho_ohm
+                    a, b = 1.0 + R_s * plan.input_S, omega_C * R_s
+                    wr, wi = u * a - w * b, u * b + w * a
+                    I, v = source.point_I, wr - source.point_line * wi
+                else:
+                    I, v = self.current_A(source), u
+                R = v / I
             flags = point_flags
+            if source.point_heated:
+                flags |= _HEATED
             if overloaded:
                 flags |= _OVERLOAD
             if moving or now < lockin.settled_at:

@@ -112,7 +112,8 @@ class Sequence(BaseModel):
 
     def plan(self) -> list[Step]:
         """The primitive steps, composite ones expanded, in execution order."""
-        return [primitive for step in self.steps for primitive in step.expand()]
+        steps = [primitive for step in self.steps for primitive in step.expand()]
+        return [step.planned(steps[i + 1:]) for i, step in enumerate(steps)]
 
 
 # ------------------------------------------------------------------------------- parsing

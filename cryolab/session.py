@@ -15,7 +15,7 @@ import math
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -46,10 +46,9 @@ from cryolab.runfile.diskspace import (
 )
 from cryolab.runfile.schema import ENTRY
 from cryolab.runner import Runner
+from cryolab.runspec import RunSpec, validate  # noqa: F401 (validate: re-exported, light)
 from cryolab.sequence import (
-    Sequence,
     make_plan,
-    read_sequence,
     sequence_from_text,
 )
 from cryolab.sim.lab import SimulatedLab
@@ -59,7 +58,6 @@ from cryolab.station import (
     Station,
     StationConfig,
     connect,
-    load_station,
     parse_calibrations,
     read_calibrations,
 )
@@ -70,39 +68,6 @@ log = logging.getLogger("cryolab")
 #: the companion (web page, notifications) of every Session that is given none: `cryolab gui
 #: --notify/--monitor-port` sets it for the runs its window starts
 DEFAULT_COMPANION: CompanionOptions | None = None
-
-
-@dataclass
-class RunSpec:
-    """Everything a run needs, validated; nothing has moved yet."""
-
-    sequence: Sequence
-    sequence_text: str
-    sequence_source: str
-    station: StationConfig
-    simulated: bool
-    speed: float  # simulated seconds per wall second; inf = virtual clock (--speed max)
-    seed: int
-    preset: str
-    #: the .340 texts the station names, by CALIBRATION_KEYS name (stored in the run file)
-    calibrations: dict[str, str] = field(default_factory=dict)
-
-
-def validate(sequence_path: str | Path, station_path: str | Path | None, simulated: bool,
-             speed: float = 1.0, seed: int = 0, preset: str | None = None) -> RunSpec:
-    """Load and check station and sequence; InputError (naming file and key) on any problem."""
-    if not simulated and station_path is None:
-        raise InputError("cryolab run", ["a run on hardware needs --station FILE "
-                                         "(or --sim for the simulated instruments)"])
-    if not simulated and speed != 1.0:
-        raise InputError("cryolab run", ["--speed applies to simulated runs only (--sim)"])
-    station = load_station(station_path)
-    path = Path(sequence_path)
-    sequence, text = read_sequence(path, station)  # size, encoding and alias guards come first
-    return RunSpec(sequence, text, str(path), station, simulated, speed, seed,
-                   # --sample, else the sequence's sample, else the station's
-                   preset or sequence.simulation.preset or station.simulation.preset,
-                   read_calibrations(station, str(station_path or "station")))
 
 
 def space_check(spec: RunSpec, folder: Path, start_index: int = 0) -> SpaceCheck:

@@ -53,6 +53,7 @@ from cryolab.roles.registry import (
     BridgeConfig,
     Resource,
     bridge_ramp_range_K_per_min,
+    lockin_input_impedance,
     sine_output_range_V,
 )
 from instruments.limits import Span
@@ -107,6 +108,15 @@ class BiasConfig(_Strict):
     resistor_ohm: Annotated[Number, Field(gt=0, le=1e13)] | None = None
 
 
+class PreamplifierConfig(_Strict):
+    """A voltage preamplifier between the probes and the lock-in: its input, not the
+    lock-in's, loads the sample, and the lock-in reads ``gain`` times the probes' voltage."""
+
+    input_resistance_ohm: Annotated[Number, Field(gt=0, le=1e16)]
+    input_capacitance_F: Annotated[Number, Field(ge=0, le=1e-6)] = 0.0
+    gain: Annotated[Number, Field(gt=0, le=1e6)] = 1.0
+
+
 class ChannelConfig(_Strict):
     """One measured voltage: a lock-in on a pair of probes."""
 
@@ -117,6 +127,8 @@ class ChannelConfig(_Strict):
     bias: BiasConfig | None = None
     #: default: the sample's width and length
     geometry: GeometryConfig | None = None
+    #: default: none, the lock-in's own voltage input loads the probes
+    preamplifier: PreamplifierConfig | None = None
 
 
 def _pair(name: str, unit: str, low_min: float, high_max: float):
@@ -168,7 +180,13 @@ class FaultPolicyConfig(_Strict):
 
 
 class SimulationConfig(_Strict):
+    """The simulated twin's sample (used only with ``--sim``)."""
+
     preset: Literal["S0", "S1"] = "S1"
+    #: the film's Hall coefficient, Ω/T (ρ_xy = R_H·B)
+    hall_ohm_per_T: Annotated[Number, Field(ge=-1e6, le=1e6)] = 0.3
+    #: the Hall probes' offset along the bar over its width: ρ_xy picks up this × ρ_xx
+    hall_misalignment: Annotated[Number, Field(ge=-0.5, le=0.5)] = 0.01
 
 
 @dataclass(frozen=True)
@@ -181,6 +199,10 @@ class ChannelSpec:
     source: str  # the lock-in whose sine output drives this channel's current
     #: ρ = R · w_over_l: W/L for a longitudinal channel, 1 for a Hall channel
     w_over_l: float
+    #: what loads the probes: R_in (Ω) ∥ C_in (F), the preamplifier's or the lock-in's own
+    input_ohm: float = math.inf
+    input_F: float = 0.0
+    gain: float = 1.0  # the lock-in reads gain × the probes' voltage
 
 
 @dataclass(frozen=True)
@@ -250,8 +272,15 @@ class StationConfig(_Strict):
             geometry = c.geometry or self.sample
             w_over_l = geometry.width_um / geometry.length_um if c.kind == "longitudinal" \
                 else 1.0
+            if c.preamplifier is not None:
+                amp = c.preamplifier
+                input_ohm, input_F, gain = (amp.input_resistance_ohm, amp.input_capacitance_F,
+                                            amp.gain)
+            else:
+                model = self.instruments[c.lockin].model
+                (input_ohm, input_F), gain = lockin_input_impedance(model), 1.0
             out.append(ChannelSpec(name, c.lockin, c.kind, c.bias.source if c.bias else c.lockin,
-                                   w_over_l))
+                                   w_over_l, input_ohm, input_F, gain))
         return out
 
     def source_specs(self) -> list[SourceSpec]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from scipy import constants as _c
-
+# exact by definition since the 2019 SI (BIPM SI brochure, 9th ed., Table 1): the same values
+# scipy.constants has, without loading scipy for a unit conversion
+PLANCK_J_S = 6.62607015e-34
+ELEMENTARY_CHARGE_C = 1.602176634e-19
 #: Boltzmann constant, J/K
-K_B = _c.k
+K_B = 1.380649e-23
 #: Cooper-pair resistance quantum R_Q = h / 4e² ≈ 6.45 kΩ (paper, Fig. 4b separatrix)
-R_Q_OHM = _c.h / (4 * _c.e**2)
+R_Q_OHM = PLANCK_J_S / (4 * ELEMENTARY_CHARGE_C**2)
 
 #: 1 T = 10 kG = 10 000 Oe in vacuum (B in G ≡ H in Oe; protocols.md §3.2)
 OE_PER_TESLA = 1.0e4

@@ -35,6 +35,8 @@ class SR830(StrictValuesMixin, _PymeasureSR830):
     """SR830 over GPIB or a serial/Ethernet bridge; replies end with LF."""
 
     READ_TERMINATION = WRITE_TERMINATION = "\n"
+    #: the voltage input (A or A−B): 10 MΩ ∥ 25 pF (SR830 manual, specifications, p. 1-5)
+    INPUT_IMPEDANCE = (10.0e6, 25.0e-12)
 
     sine_voltage = Instrument.control(
         "SLVL?", "SLVL%0.3f",

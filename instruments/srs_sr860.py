@@ -86,6 +86,8 @@ class SR860(StrictValuesMixin, _PymeasureSR860):
     """SR860 over Ethernet (raw socket), GPIB or USB; commands and replies end with LF."""
 
     READ_TERMINATION = WRITE_TERMINATION = "\n"
+    #: the voltage input (A or A−B): 10 MΩ + 25 pF (SR860 manual, specifications)
+    INPUT_IMPEDANCE = (10.0e6, 25.0e-12)
     SENSITIVITIES = SENSITIVITIES
     TIME_CONSTANTS = TIME_CONSTANTS
     FREQUENCY_RANGE = Span(0.001, 500e3, "SR860 range")

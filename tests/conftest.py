@@ -7,14 +7,26 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if "PYTEST_QT_API" not in os.environ:  # pytest-qt on the binding the GUI uses (qtpy's choice)
+    import qtpy
+
+    os.environ["PYTEST_QT_API"] = qtpy.API_NAME.lower()
 
 from cryolab.clock import ScaledClock, VirtualClock
 from cryolab.sim.lab import SimulatedLab
 from cryolab.station import Station, connect, load_station
+
+
+@pytest.fixture
+def hall_bar_station() -> Path:
+    """The shipped Hall bar on two lock-ins: ``xx`` (longitudinal) on ``lockin_xx``, ``xy``
+    (Hall) on ``lockin_xy``, driven by ``lockin_xx``'s current."""
+    return Path(__file__).resolve().parent.parent / "sequences" / "stations" / "sim_hall_bar.yaml"
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Killing a run: the file opens, holds the points up to about a second before the kill, and
 ``cryolab resume`` finishes the remaining steps in the same file."""
 
+import re
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from cryolab.runfile import RunFile, clear_write_flag
-from cryolab.sequence import make_plan, sequence_from_text
+from cryolab.sequence import format_duration, make_plan, sequence_from_text
 from cryolab.station import load_station
 
 SPEED = 400.0  # simulated seconds per wall second: the sweep below takes ~15 s of wall time,
@@ -91,6 +92,11 @@ def test_a_killed_run_leaves_a_readable_file_that_resume_completes(tmp_path, kil
 
     result = cryolab("resume", str(path), "--speed", "max")
     assert result.returncode == 0, result.stderr
+    first = int(re.search(r"resuming .* at step (\d) of 5", result.stderr).group(1))
+    plan = make_plan(sequence_from_text(SEQUENCE), load_station())
+    left = sum(p.estimate_s for p in plan[first - 1:])  # what is left, not the whole plan
+    assert f"plan: steps {first}–5 of 5 left, about {format_duration(left)} of lab time" \
+        in result.stderr
     with RunFile(path) as run:
         assert run.status == "completed"
         assert run.attrs["end_reason"] == ""

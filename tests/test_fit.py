@@ -167,9 +167,17 @@ def test_cli_fit_prints_designs_json(tmp_path, capsys):
     assert set(out["params"]) == {"sigma_qf", "sigma_0", "Ea_K"}
     assert out["params"]["Ea_K"]["value"] == pytest.approx(0.34, rel=0.002)
     assert out["params"]["Ea_K"]["stderr"] > 0 and out["chi2_red"] > 0
-    assert main(["fit", str(path), "--model", "eq2", "--json"]) == 0
-    forced = json.loads(capsys.readouterr().out)
+    # Eq. 2 forced onto insulating data: still printed, but a warning says why it is poor and
+    # the exit status is 1, so a script cannot take it for a result
+    assert main(["fit", str(path), "--model", "eq2", "--json"]) == 1
+    printed = capsys.readouterr()
+    forced = json.loads(printed.out)
     assert forced["model"] == "eq2"
+    assert printed.err.startswith("warning: eq2 is a poor description of these data: ")
+    assert "E_a/k_B is undetermined" in printed.err
+    assert "--model auto chooses it" in printed.err
+    assert main(["fit", str(path), "--model", "eq1", "--json"]) == 0  # forcing the right one
+    assert capsys.readouterr().err == ""
 
 
 def test_cli_fit_refuses_bad_csv(tmp_path, capsys):

@@ -4,10 +4,15 @@ tensor. Checked on sweeps made from known values with noise, and on channel list
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from cryolab.analysis.hall import analyze_hall, hall_field, hall_pairs
+from cryolab.cli import main
+from cryolab.runfile import RunFile
 from cryolab.runfile.schema import point_dtype
 
 R_H = 250.0  # Ω/T: a dilute film, so that 500 Oe gives a Hall term well above the noise
@@ -106,3 +111,35 @@ def test_hall_channels_pair_with_the_longitudinal_channel_on_their_current():
                 {"name": "xy2", "kind": "hall", "lockin": "d", "source": "c"}]
     assert hall_pairs(channels) == [("xx", "xy"), ("xx2", "xy2")]
     assert hall_pairs(channels[:1]) == []
+
+
+def test_a_night_at_plus_and_minus_field_on_the_simulated_hall_bar(tmp_path, capsys):
+    """The shipped ± field sequence on the shipped Hall-bar station, end to end: the twin's film
+    has R_H = 2000 Ω/T and probes misaligned by 1 % of the width, which the antisymmetrised ρ_xy
+    and the symmetric part recover; ρ_xx is even in H, and σ_xy ≈ 0 holds (|ρ_xy| ≪ ρ_xx)."""
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "out"
+    assert main(["run", str(root / "sequences/hall_pm_field.yaml"), "--sim", "--speed", "max",
+                 "--seed", "4", "--station", str(root / "sequences/stations/sim_hall_bar.yaml"),
+                 "--out", str(out)]) == 0
+    (path,) = out.glob("*.h5")
+    with RunFile(path) as run:
+        points = run.points()
+    summary = analyze_hall(points)
+    assert [f.field_Oe for f in summary.fields] == [150.0, 450.0]
+    for result in summary.fields:
+        R_H, err = result.R_H_mean
+        assert pytest.approx(2000.0, abs=max(4 * err, 0.02 * 2000.0)) == R_H
+        assert err < 0.05 * 2000.0
+        assert result.misalignment == pytest.approx(0.01, rel=0.03)
+        # ρ_xx even in H: its odd part is noise (well below 1 % of ρ_xx)
+        assert np.nanmax(np.abs(result.rho_xx_anti / result.rho_xx_sym)) < 0.01
+        assert result.hall_ratio_max < 0.01  # 90 Ω against ρ_xx ≥ 10 kΩ/□
+    # `cryolab fit` reports the same
+    capsys.readouterr()
+    assert main(["fit", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (pair,) = report["hall"]
+    assert (pair["longitudinal"], pair["hall"]) == ("xx", "xy")
+    assert [f["R_H_ohm_per_T"] for f in pair["fields"]] == pytest.approx(
+        [f.R_H_mean[0] for f in summary.fields])

@@ -16,7 +16,7 @@ KNOWS_MODELS = ("roles/lockins.py", "roles/bridges.py", "roles/magnets.py",
                 "roles/registry.py", "sim/")
 MODEL_WORDS = re.compile(r"SR830|SR86\d|LS37\d|AMI\s?430|Mercury\s?iPS|CM4G|Cryomagnetics|"
                          r"OUTMODE|KRDG\?|SRDG\?|MagnetState|"
-                         r"(from|import) instruments\.(?!limits|lockin_filter)")
+                         r"(from|import) instruments\.(?!limits|lockin_filter|adapter)")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -76,14 +76,16 @@ def test_a_hall_bar_run_writes_both_channels_on_one_current(tmp_path):
         assert run.file["entry/data"].attrs["signal"] == "xx_rho_ohm_sq"
     for H in (300, -300):
         assert len(valid(points, "xx", H)) > 20 and len(valid(points, "xy", H)) > 20
-    # ρ_xx is even in H. At 300 Oe the film's Hall term (R_H·B ≈ 0.01 Ω) is far below what
-    # the Hall probes' 1 % misalignment picks up of ρ_xx: ρ_xy ≈ 0.01·ρ_xx, of either sign of H
+    # ρ_xx is even in H; ρ_xy is the station's twin's R_H·B (2000 Ω/T × 0.03 T = 60 Ω, odd)
+    # plus what the Hall probes' 1 % misalignment picks up of ρ_xx (even)
     for H in (300, -300):
         assert rho_at(points, "xx", H, 0.4) == pytest.approx(rho_at(points, "xx", -H, 0.4),
                                                              rel=0.01)
         at = valid(points, "xy", H)
         xx = np.interp(at["time_s"], points["time_s"], points["xx_rho_ohm_sq"])
-        assert float(np.median(at["xy_rho_ohm_sq"] / xx)) == pytest.approx(0.01, rel=0.05)
+        hall = 2000.0 * H * 1e-4
+        assert float(np.median((at["xy_rho_ohm_sq"] - hall) / xx)) == pytest.approx(0.01,
+                                                                                    rel=0.05)
     # the Hall channel reads the longitudinal channel's current: one current per point
     both = points[points["xx_valid"] & points["xy_valid"]]
     assert np.array_equal(both["xx_current_A"], both["xy_current_A"])

@@ -149,7 +149,8 @@ class LiveFitter:
                 choice = Choice(self.model, True, f"{self.model} requested",
                                  {self.model: fit(T, rho, self.model)}, math.nan, math.nan)
         except FitError as exc:
-            log.info("step %d not fitted yet: %s", sweep.step_index, exc)
+            # steps counted from 1 in the log, as on the terminal and in the GUI
+            log.info("step %d not fitted yet: %s", sweep.step_index + 1, exc)
             return
         finally:
             self.fit_seconds += time.perf_counter() - t0

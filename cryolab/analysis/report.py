@@ -1,7 +1,8 @@
 """The report figure of a run: the ρ(T) family (paper Fig. 3) and the field summary (Fig. 4).
 
-Left: log ρ against T, one colour per field, valid points solid, excluded points faint, each
-field's fit drawn over its data. Middle: σ_QF (insulating branch, Eq. 1) and 1/ρ_QF
+Left: log ρ against T, one colour per field (neighbouring fields always far apart in colour, named
+in a legend), valid points solid, excluded points faint, each field's fit drawn over its data,
+the labelled R_Q line. Middle: σ_QF (insulating branch, Eq. 1) and 1/ρ_QF
 (superconducting branch, Eq. 2) against H with their power laws on a log axis, the
 R_Q = h/4e² separatrix, H*, and E_a/k_B with the zeros of d²ρ/dT² (Fig. 4a: from the data and
 from the fits) on the right axis. Right, when the run has a Hall channel: ρ_xy antisymmetrised
@@ -18,16 +19,40 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
+from cryolab.analysis.fit import MIN_POINTS
 from cryolab.analysis.hall import HallSummary, analyze_hall, hall_pairs
 from cryolab.analysis.summary import FieldSummary, analyze_points
 from cryolab.runfile import RunFile
 from cryolab.units import R_Q_OHM
 
 FORMATS = (".png", ".pdf", ".svg")
+
+
+def field_colours(fields: list[float]) -> dict[float, tuple]:
+    """One colour per field, by rank rather than by value, so that fields close in value (50,
+    100, 150 … Oe on a 0–600 Oe night) are not shades a colour bar cannot tell apart: Tableau's
+    ten qualitative colours for up to ten fields, their ten light companions after them for up
+    to twenty, else evenly spaced along 'turbo'."""
+    ordered = sorted(set(fields))
+    if len(ordered) <= 20:
+        palette = matplotlib.colormaps["tab20"]  # (dark, light) pairs: the darks first
+        order = [2 * i for i in range(10)] + [2 * i + 1 for i in range(10)]
+        return {H: palette(order[i]) for i, H in enumerate(ordered)}
+    palette = matplotlib.colormaps["turbo"]
+    last = len(ordered) - 1
+    return {H: palette(0.05 + 0.9 * i / last) for i, H in enumerate(ordered)}
+
+
+def sweep_fields(points: np.ndarray, summary: FieldSummary) -> list[float]:
+    """The fields the night measured at (|H|, rounded to 1 Oe): every fitted one, and any with
+    as many points as a fit needs; not the fields passed through while the magnet ramped."""
+    H = np.abs(np.round(points["field_Oe"][np.isfinite(points["field_Oe"])]))
+    values, counts = np.unique(H, return_counts=True)
+    return sorted({abs(r.field_Oe) for r in summary.rows}
+                  | {float(v) for v, n in zip(values, counts, strict=True) if n >= MIN_POINTS})
 
 
 def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: str = "xx",
@@ -37,17 +62,18 @@ def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: st
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, panels, width_ratios=[1.15, 1, 1][:panels])
     family, fields = axes[0], axes[1]
-    field_values = sorted({r.field_Oe for r in summary.rows} |
-                          set(np.round(points["field_Oe"][np.isfinite(points["field_Oe"])])))
-    norm = Normalize(min(field_values, default=0.0), max(field_values, default=1.0) or 1.0)
-    cmap = matplotlib.colormaps["viridis"]
+    field_values = sweep_fields(points, summary)
+    colour_of = field_colours(field_values)
 
     rho_all, valid_all = points[f"{channel}_rho_ohm_sq"], points[f"{channel}_valid"]
-    rounded = np.round(points["field_Oe"])
+    rounded = np.abs(np.round(points["field_Oe"]))  # ±H in one colour: ρ_xx is even in H
     positive = rho_all > 0
+    ramping = positive & ~np.isin(rounded, field_values)  # taken while the field moved
+    family.plot(points["T_sample_K"][ramping], rho_all[ramping], ".", ms=1.5, color="0.6",
+                alpha=0.3, rasterized=True)
     for H in field_values:
         at = (rounded == H) & positive
-        color = cmap(norm(H))
+        color = colour_of[H]
         excluded = at & ~valid_all
         valid = at & valid_all
         family.plot(points["T_sample_K"][excluded], rho_all[excluded], ".",
@@ -66,7 +92,13 @@ def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: st
     family.set_ylabel("ρ (Ω/□)")
     family.set_title("ρ(T) at each field — fits in black, excluded points faint")
     family.axhline(R_Q_OHM, color="tab:red", lw=0.8, ls=":")
-    fig.colorbar(ScalarMappable(norm, cmap), ax=family, label="H (Oe)", pad=0.01)
+    family.text(0.99, R_Q_OHM, f"R_Q = h/4e² = {R_Q_OHM / 1e3:.2f} kΩ", color="tab:red",
+                fontsize=8, ha="right", va="bottom", transform=family.get_yaxis_transform(),
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0})
+    family.legend([Line2D([], [], ls="", marker="o", ms=5, color=colour_of[H])
+                   for H in field_values], [f"{H:g} Oe" for H in field_values],
+                  title="|H|", fontsize=7, title_fontsize=7,
+                  ncol=2 if len(field_values) > 8 else 1, loc="lower right", framealpha=0.9)
 
     ins = [r for r in summary.rows if r.fit.model == "eq1"]
     sc = [r for r in summary.rows if r.fit.model == "eq2" and r.field_Oe > 0
@@ -115,19 +147,19 @@ def draw(points: np.ndarray, summary: FieldSummary, title: str = "", channel: st
     handles2 = energy.get_legend_handles_labels()
     fields.legend(handles[0] + handles2[0], handles[1] + handles2[1], fontsize=7, loc="best")
     if hall is not None:
-        _draw_hall(axes[2], points, hall, cmap, norm)
+        _draw_hall(axes[2], points, hall, colour_of)
     if title:
         fig.suptitle(title)
     return fig
 
 
-def _draw_hall(ax, points: np.ndarray, hall: HallSummary, cmap, norm) -> None:
+def _draw_hall(ax, points: np.ndarray, hall: HallSummary, colour_of: dict[float, tuple]) -> None:
     """ρ_xy,anti(T) per |H| with R_H in the legend; raw ρ_xy(T) if no field has both signs."""
     if hall.fields:
         for f in hall.fields:
             mean, err = f.R_H_mean
             ax.errorbar(f.T_K, f.rho_xy_anti, f.rho_xy_anti_err, fmt=".-", ms=3, lw=0.8,
-                        color=cmap(norm(f.field_Oe)),
+                        color=colour_of.get(abs(f.field_Oe), "black"),
                         label=f"{f.field_Oe:g} Oe: R_H = {mean:.3g} ± {err:.2g} Ω/T, "
                               f"max |ρ_xy/ρ_xx| = {f.hall_ratio_max:.2g}")
         ax.set_title("Hall: ρ_xy antisymmetrised in H")
@@ -138,7 +170,7 @@ def _draw_hall(ax, points: np.ndarray, hall: HallSummary, cmap, norm) -> None:
         for H in np.unique(rounded[valid]):
             at = valid & (rounded == H)
             ax.plot(points["T_sample_K"][at], points[column][at], ".", ms=2,
-                    color=cmap(norm(abs(H))), rasterized=True)
+                    color=colour_of.get(abs(H), colour_of.get(H, "black")), rasterized=True)
         ax.set_title("Hall: ρ_xy as measured (one sign of H only)")
     ax.axhline(0.0, color="gray", lw=0.6)
     ax.set_xscale("log")

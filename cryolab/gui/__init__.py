@@ -1,1 +1,2 @@
-"""The cooldown GUI: a thin PyQt5/pyqtgraph view over the same runner the command line uses."""
+"""The cooldown GUI: a thin Qt (through qtpy; PyQt5 by default) and pyqtgraph view over the
+same runner the command line uses."""

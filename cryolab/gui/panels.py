@@ -1,97 +1,21 @@
-"""The GUI's panels: live readings, the sequence, manual controls, the alarm banner, the log."""
+"""The GUI's panels: the sequence and its plan, manual controls, the alarm banner, the log."""
 
 from __future__ import annotations
 
-import math
-
-from PyQt5 import QtCore, QtGui, QtWidgets
-
-from cryolab.gui.store import DataStore
-from cryolab.gui.worker import Reading
-from cryolab.measurement import Flag, Point
+from cryolab.gui import format as fmt
+from cryolab.gui.qt import QtCore, QtGui, QtWidgets
+from cryolab.gui.store import DataStore, LogEntry
 from cryolab.sequence import PlannedStep, format_duration
 
 OK, WARN, BAD = "#2e7d32", "#b26a00", "#c62828"
-
-
-def _si(value: float, unit: str, digits: int = 4) -> str:
-    """A value with an SI prefix: 3.2e-10 A → '320 pA'."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    if value == 0:
-        return f"0 {unit}"
-    prefixes = [(1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1, ""),
-                (1e3, "k"), (1e6, "M")]
-    for scale, prefix in reversed(prefixes):
-        if abs(value) >= scale:
-            return f"{value / scale:.{digits}g} {prefix}{unit}"
-    return f"{value / 1e-15:.{digits}g} f{unit}"
-
-
-class ReadingsPanel(QtWidgets.QGroupBox):
-    """The instruments now: temperatures and their mismatch, field and magnet, lock-in, heater."""
-
-    FIELDS = [("T_mc", "T_MC"), ("T_sample", "T_sample"), ("mismatch", "T_sample/T_MC − 1"),
-              ("field", "field"), ("magnet", "magnet"), ("x", "X"), ("y", "Y"), ("R", "R"),
-              ("rho", "ρ"), ("current", "current"), ("frequency", "frequency"),
-              ("tau", "time constant"), ("heater", "heater"), ("lockin", "lock-in"),
-              ("flags", "last point")]
-
-    def __init__(self, threshold: float) -> None:
-        super().__init__("instruments")
-        self.threshold = threshold
-        layout = QtWidgets.QFormLayout(self)
-        self.labels: dict[str, QtWidgets.QLabel] = {}
-        for key, title in self.FIELDS:
-            label = QtWidgets.QLabel("—")
-            label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
-            self.labels[key] = label
-            layout.addRow(title, label)
-
-    def _set(self, key: str, text: str, color: str | None = None) -> None:
-        label = self.labels[key]
-        label.setText(text)
-        label.setStyleSheet(f"color: {color}; font-weight: bold;" if color else "")
-
-    def _temperatures(self, T_mc: float, T_s: float) -> None:
-        self._set("T_mc", _si(T_mc, "K"))
-        self._set("T_sample", _si(T_s, "K"))
-        ratio = T_s / T_mc - 1 if T_mc > 0 else math.nan
-        color = OK if abs(ratio) <= self.threshold else WARN
-        self._set("mismatch", f"{ratio:+.1%}" if math.isfinite(ratio) else "—", color)
-
-    def show_point(self, point: Point, channel: int = 0) -> None:
-        self._temperatures(point.T_mc_K, point.T_sample_K)
-        self._set("field", f"{point.field_Oe:.1f} Oe")
-        reading = point.channels[channel]
-        self._set("x", _si(reading.x_V, "V"))
-        self._set("y", _si(reading.y_V, "V"))
-        self._set("R", _si(reading.R_ohm, "Ω"))
-        self._set("rho", _si(reading.rho_ohm_sq, "Ω/□"))
-        self._set("current", _si(reading.current_A, "A"))
-        self._set("frequency", f"{reading.frequency_Hz:g} Hz")
-        self._set("tau", f"{reading.time_constant_s:g} s")
-        flags = Flag(reading.flags)
-        overload = bool(flags & Flag.OVERLOAD)
-        self._set("lockin", "overload" if overload else "ok", BAD if overload else OK)
-        names = [f.name.lower().replace("_", " ") for f in Flag if f & flags]
-        self._set("flags", ", ".join(names) if names else "valid", WARN if names else OK)
-
-    def show_reading(self, r: Reading) -> None:
-        self._temperatures(r.T_mc_K, r.T_sample_K)
-        self._set("field", f"{r.field_Oe:.1f} Oe")
-        self._set("magnet", r.magnet_state, BAD if r.magnet_state == "quench" else OK)
-        self._set("x", _si(r.x_V, "V"))
-        self._set("y", _si(r.y_V, "V"))
-        self._set("current", _si(r.current_A, "A"))
-        self._set("frequency", f"{r.frequency_Hz:g} Hz")
-        self._set("tau", f"{r.time_constant_s:g} s")
-        self._set("heater", f"range {r.heater_range}, {r.heater_percent:.1f} %")
-        self._set("lockin", "overload" if r.overload else "ok", BAD if r.overload else OK)
-
-    def show_status(self, magnet_state: str, heater_percent: float, heater_range: int) -> None:
-        self._set("magnet", magnet_state, BAD if magnet_state == "quench" else OK)
-        self._set("heater", f"range {heater_range}, {heater_percent:.1f} %")
+#: what each alarm kind is called on the banner (the kinds of cryolab.events.Alarm, and the
+#: GUI's own from point flags)
+ALARM_TITLES = {"quench": "MAGNET QUENCH", "over_temperature": "OVER TEMPERATURE",
+                "instrument_down": "INSTRUMENT NOT ANSWERING",
+                "thermal_mismatch": "OUT OF EQUILIBRIUM", "disk_space_low": "DISK SPACE LOW",
+                "write_failed": "RUN FILE NOT WRITTEN", "heating": "SELF-HEATING",
+                "mismatch": "out of equilibrium",
+                "overload": "lock-in overload"}
 
 
 class AlarmBanner(QtWidgets.QFrame):
@@ -108,6 +32,7 @@ class AlarmBanner(QtWidgets.QFrame):
         self.dismissed: set[str] = set()
         self.dismiss.clicked.connect(self._dismiss)
         self._shown: str | None = None
+        self.kind: str | None = None  # the alarm kind shown
         self.hide()
 
     def _dismiss(self) -> None:
@@ -126,7 +51,8 @@ class AlarmBanner(QtWidgets.QFrame):
         color = BAD if alarm.level == "error" else WARN
         self.setStyleSheet(f"background: {color}; color: white; font-weight: bold;")
         more = f"  (+{len(active) - 1} more)" if len(active) > 1 else ""
-        self.label.setText(f"⚠ {alarm.text}{more}")
+        self.label.setText(f"⚠ {ALARM_TITLES.get(key, key)}: {alarm.text}{more}")
+        self.kind = key
         self.show()
 
 
@@ -139,9 +65,18 @@ class SequencePanel(QtWidgets.QGroupBox):
         self.path.setPlaceholderText("sequence file (YAML)")
         self.open_button = QtWidgets.QPushButton("open…")
         self.validate_button = QtWidgets.QPushButton("validate")
-        self.errors = QtWidgets.QListWidget()
-        self.errors.setMaximumHeight(110)
-        self.errors.hide()
+        # errors and warnings wrap at the panel's width and scroll: never cut off mid-sentence
+        self.errors = QtWidgets.QLabel()
+        self.errors.setWordWrap(True)
+        self.errors.setTextFormat(QtCore.Qt.PlainText)
+        self.errors.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.errors.setAlignment(QtCore.Qt.AlignTop | QtCore.Qt.AlignLeft)
+        self.errors_area = QtWidgets.QScrollArea()
+        self.errors_area.setWidget(self.errors)
+        self.errors_area.setWidgetResizable(True)
+        self.errors_area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        self.errors_area.setMaximumHeight(160)
+        self.errors_area.hide()
         self.plan = QtWidgets.QTableWidget(0, 3)
         self.plan.setHorizontalHeaderLabels(["#", "step", "estimate"])
         self.plan.verticalHeader().hide()
@@ -159,7 +94,8 @@ class SequencePanel(QtWidgets.QGroupBox):
         self.pause = QtWidgets.QPushButton("pause")
         self.resume = QtWidgets.QPushButton("resume")
         self.abort = QtWidgets.QPushButton("abort")
-        self.abort.setStyleSheet(f"color: {BAD}; font-weight: bold;")
+        # red only when it can be pressed: a disabled abort must look disabled
+        self.abort.setStyleSheet(f"QPushButton:enabled {{ color: {BAD}; font-weight: bold; }}")
         self.state = QtWidgets.QLabel("idle")
         for label in (self.eta, self.state):
             label.setWordWrap(True)  # a long status must not widen the panel over the plots
@@ -172,7 +108,7 @@ class SequencePanel(QtWidgets.QGroupBox):
             buttons.addWidget(b)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(row)
-        layout.addWidget(self.errors)
+        layout.addWidget(self.errors_area)
         layout.addWidget(self.plan, 1)
         layout.addWidget(self.eta)
         layout.addLayout(buttons)
@@ -180,35 +116,48 @@ class SequencePanel(QtWidgets.QGroupBox):
         layout.addWidget(self.state)
         self.set_buttons(valid=False, state="idle")
 
-    def show_errors(self, problems: list[str]) -> None:
-        self.errors.clear()
-        for problem in problems:
-            item = QtWidgets.QListWidgetItem(problem)
-            item.setForeground(QtGui.QColor(BAD))
-            self.errors.addItem(item)
-        self.errors.setVisible(bool(problems))
+    def show_errors(self, problems: list[str], warnings: list[str] = ()) -> None:
+        """Every problem (red) or warning (orange), each wrapped to the panel's width."""
+        lines = [f"• {p}" for p in problems] + [f"warning: {w}" for w in warnings]
+        self.errors.setText("\n".join(lines))
+        self.errors.setStyleSheet(f"color: {BAD if problems else WARN};")
+        self.errors_area.setVisible(bool(lines))
 
-    def show_plan(self, plan: list[PlannedStep], current: int | None = None) -> None:
+    def show_plan(self, plan: list[PlannedStep], current: int | None = None,
+                  ends: str = "") -> None:
+        """The plan, its lab time and end by the clock; the current step highlighted, selected
+        and scrolled into the middle of the table."""
         self.plan.setRowCount(len(plan))
         for row, p in enumerate(plan):
             for col, text in enumerate((str(p.index + 1), p.describe(),
                                         format_duration(p.estimate_s))):
                 item = QtWidgets.QTableWidgetItem(text)
                 if current is not None and p.index == current:
-                    item.setBackground(QtGui.QColor("#e3f2fd"))
+                    item.setBackground(QtGui.QColor("#bbdefb"))
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
                 self.plan.setItem(row, col, item)
+        row = next((r for r, p in enumerate(plan) if p.index == current), None)
+        if row is not None:
+            self.plan.setCurrentCell(row, 1)
+            self.plan.scrollToItem(self.plan.item(row, 1),
+                                   QtWidgets.QAbstractItemView.PositionAtCenter)
         total = sum(p.estimate_s for p in plan)
         self.eta.setText(f"{len(plan)} steps, about {format_duration(total)} of lab time"
-                         if plan else "no sequence")
+                         + (f"; {ends}" if ends else "") if plan else "no sequence")
 
-    def set_buttons(self, valid: bool, state: str) -> None:
+    def set_buttons(self, valid: bool, state: str, instruments: bool = True) -> None:
+        """Enable what can be done now: nothing runs without instruments (review only), and
+        abort only while a run is under way."""
         busy = state in ("running", "paused", "waiting")
-        self.start.setEnabled(valid and not busy)
+        self.start.setEnabled(instruments and valid and not busy and state != "starting")
         self.pause.setEnabled(state in ("running", "waiting"))
         self.resume.setEnabled(state == "paused")
         self.abort.setEnabled(busy)
-        self.open_button.setEnabled(not busy)
-        self.validate_button.setEnabled(not busy)
+        self.open_button.setEnabled(instruments and not busy)
+        self.validate_button.setEnabled(instruments and not busy)
+        self.path.setEnabled(instruments and not busy)
 
 
 class ManualPanel(QtWidgets.QGroupBox):
@@ -232,21 +181,34 @@ class ManualPanel(QtWidgets.QGroupBox):
         self.current = spin(0.001, 100, 0.5, 0.1, 3, " nA")
         self.frequency = spin(0.01, 1e5, 3.33, 0.1, 2, " Hz")
         self.setpoint = spin(0.0, 400, 0.1, 0.01, 4, " K")
-        self.apply_field = QtWidgets.QPushButton("ramp field")
-        self.apply_excitation = QtWidgets.QPushButton("set excitation")
-        self.apply_setpoint = QtWidgets.QPushButton("set setpoint")
+        self.apply_field = QtWidgets.QPushButton("ramp")
+        self.apply_excitation = QtWidgets.QPushButton("set")
+        self.apply_setpoint = QtWidgets.QPushButton("set")
+        for button, what in ((self.apply_field, "ramp the magnet to this field at this rate"),
+                             (self.apply_excitation, "set this current and frequency"),
+                             (self.apply_setpoint, "regulate the mixing chamber at this "
+                                                   "temperature")):
+            button.setToolTip(what)
         self.message = QtWidgets.QLabel("")
         self.message.setWordWrap(True)
         grid = QtWidgets.QGridLayout(self)
-        grid.addWidget(self.field, 0, 0)
-        grid.addWidget(self.field_rate, 0, 1)
-        grid.addWidget(self.apply_field, 0, 2)
-        grid.addWidget(self.current, 1, 0)
-        grid.addWidget(self.frequency, 1, 1)
-        grid.addWidget(self.apply_excitation, 1, 2)
-        grid.addWidget(self.setpoint, 2, 0)
-        grid.addWidget(self.apply_setpoint, 2, 2)
-        grid.addWidget(self.message, 3, 0, 1, 3)
+        self.captions: dict[str, QtWidgets.QLabel] = {}
+        # one labelled box a row; each button beside the last box it applies
+        rows = [("field", "&field", self.field, None),
+                ("field_rate", "at &rate", self.field_rate, self.apply_field),
+                ("current", "&current", self.current, None),
+                ("frequency", "f&requency", self.frequency, self.apply_excitation),
+                ("setpoint", "&setpoint", self.setpoint, self.apply_setpoint)]
+        for row, (key, caption, box, button) in enumerate(rows):
+            label = QtWidgets.QLabel(caption)
+            label.setBuddy(box)  # the label names the box (and Alt+letter focuses it)
+            self.captions[key] = label
+            grid.addWidget(label, row, 0)
+            grid.addWidget(box, row, 1)
+            if button is not None:
+                grid.addWidget(button, row, 2)
+        grid.setColumnStretch(1, 1)
+        grid.addWidget(self.message, len(rows), 0, 1, 3)
         self.setToolTip(f"station limits: ±{limits.max_field_Oe:g} Oe, "
                         f"≤ {limits.max_field_ramp_Oe_per_s:g} Oe/s, "
                         f"{limits.current_nA[0]:g}–{limits.current_nA[1]:g} nA, "
@@ -259,6 +221,9 @@ class ManualPanel(QtWidgets.QGroupBox):
 
 
 class LogView(QtWidgets.QPlainTextEdit):
+    """The run's notes, warnings and errors with their times, the newest at the bottom and in
+    view (unless the user has scrolled up to read something)."""
+
     COLORS = {"warning": WARN, "error": BAD}
 
     def __init__(self) -> None:
@@ -268,14 +233,21 @@ class LogView(QtWidgets.QPlainTextEdit):
         self._shown = 0
         self._source: int | None = None
 
-    def show_log(self, entries: list[tuple[str, str]]) -> None:
+    def show_log(self, entries: list[LogEntry]) -> None:
         if id(entries) != self._source:  # a new run or file has a new log: start over
             self.clear()
             self._shown = 0
             self._source = id(entries)
-        for level, text in entries[self._shown:]:
-            color = self.COLORS.get(level)
+        if self._shown == len(entries):
+            return
+        bar = self.verticalScrollBar()
+        following = bar.value() >= bar.maximum() - 4
+        for entry in entries[self._shown:]:
+            color = self.COLORS.get(entry.level)
+            text = f"{fmt.stamp(entry.lab_s, entry.wall_s)} {entry.text}"
             escaped = text.replace("&", "&amp;").replace("<", "&lt;")
             self.appendHtml(f'<span style="color:{color}">{escaped}</span>' if color else
                             escaped)
         self._shown = len(entries)
+        if following:
+            bar.setValue(bar.maximum())

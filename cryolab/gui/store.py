@@ -1,9 +1,11 @@
-"""What the GUI shows, kept in one place: points in growing arrays, steps, fits, the summary,
-the log and the alarms. Filled from runner events on the repaint timer, or from a run file."""
+"""What the GUI shows, kept in one place: points in growing arrays, steps, each channel's fits
+and field summary, the log with its times and the alarms. Filled from runner events on the
+repaint timer, or from a run file."""
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +18,7 @@ from cryolab.events import (
 from cryolab.events import (
     FaultOccurred,
     FitUpdated,
+    HeatingFound,
     Note,
     RunEnded,
     RunStarted,
@@ -104,6 +107,16 @@ class Alarm:
     text: str
 
 
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the GUI's log: what happened, on the run's clock and on the wall clock."""
+
+    level: str  # "info", "warning", "error"
+    text: str
+    lab_s: float = math.nan  # the run's clock (simulated time in --sim)
+    wall_s: float = math.nan  # when it happened by the wall clock
+
+
 @dataclass
 class StepInfo:
     planned: PlannedStep
@@ -111,29 +124,38 @@ class StepInfo:
     status: str = "running"
 
 
+#: the paper's threshold (Methods): a point is out of equilibrium beyond ±10 %
+DEFAULT_MISMATCH_THRESHOLD = 0.10
+
+
 @dataclass
 class DataStore:
     points: GrowingPoints = field(default_factory=GrowingPoints)
-    #: the run's channels (name, kind) and the one the plots show
+    #: the run's channels (name, kind) and the one whose fits and summary are shown
     channels: list[dict[str, str]] = field(
         default_factory=lambda: [{"name": "xx", "kind": "longitudinal"}])
     channel: str = "xx"
     plan: list[PlannedStep] = field(default_factory=list)
     steps: dict[int, StepInfo] = field(default_factory=dict)
     current_step: int | None = None
-    fits: dict[int, Choice] = field(default_factory=dict)
-    summary: FieldSummary | None = None
-    log: list[tuple[str, str]] = field(default_factory=list)  # (level, text)
+    #: live (or re-made) fits of each longitudinal channel, by step
+    fits_by_channel: dict[str, dict[int, Choice]] = field(default_factory=dict)
+    summaries: dict[str, FieldSummary] = field(default_factory=dict)
+    log: list[LogEntry] = field(default_factory=list)
     state: str = "idle"  # idle, running, paused, waiting, completed, aborted, failed, review
+    #: a reviewed file's own status (completed, aborted, interrupted, …)
+    review_status: str = ""
     run_started: float = math.nan
     last_time: float = math.nan
     alarms: dict[str, Alarm] = field(default_factory=dict)  # by kind
     mismatch_streak: int = 0
+    mismatch_threshold: float = DEFAULT_MISMATCH_THRESHOLD
     version: int = 0  # bumped on every change, so views redraw only when needed
 
     def clear(self, channels: list[dict[str, str]] | None = None) -> None:
         fresh = DataStore()
         fresh.version = self.version + 1  # never back to a version a view has already drawn
+        fresh.mismatch_threshold = self.mismatch_threshold
         if channels:
             fresh.channels = channels
             fresh.channel = next((c["name"] for c in channels if c["kind"] == "longitudinal"),
@@ -141,9 +163,34 @@ class DataStore:
             fresh.points = GrowingPoints([c["name"] for c in channels])
         self.__dict__.update(fresh.__dict__)
 
-    def column(self, quantity: str) -> str:
-        """The column of a quantity of the shown channel (``rho_ohm_sq`` → ``xx_rho_ohm_sq``)."""
-        return f"{self.channel}_{quantity}"
+    @property
+    def channel_names(self) -> list[str]:
+        return [c["name"] for c in self.channels]
+
+    def kind_of(self, channel: str) -> str:
+        return next((c["kind"] for c in self.channels if c["name"] == channel), "longitudinal")
+
+    @property
+    def fits(self) -> dict[int, Choice]:
+        """The shown channel's fits, by step."""
+        return self.fits_by_channel.get(self.channel, {})
+
+    def fits_of(self, channel: str) -> dict[int, Choice]:
+        return self.fits_by_channel.get(channel, {})
+
+    @property
+    def summary(self) -> FieldSummary | None:
+        """The shown channel's field summary."""
+        return self.summaries.get(self.channel)
+
+    def column(self, quantity: str, channel: str | None = None) -> str:
+        """The column of a channel's quantity (``rho_ohm_sq`` → ``xx_rho_ohm_sq``); the shown
+        channel unless one is named."""
+        return f"{channel or self.channel}_{quantity}"
+
+    def note(self, level: str, text: str, lab_s: float = math.nan) -> None:
+        """A line for the log, stamped now by the wall clock."""
+        self.log.append(LogEntry(level, text, lab_s, time.time()))
 
     # ------------------------------------------------------------------ live events
     def apply(self, events: list) -> None:
@@ -173,15 +220,18 @@ class DataStore:
                 else 0
         last = added[-1]
         self.last_time = float(last["time_s"])
-        if self.mismatch_streak >= MISMATCH_ALARM_POINTS:
+        if self.mismatch_streak >= MISMATCH_ALARM_POINTS:  # persistent: a banner, not a flicker
             ratio = last["T_sample_K"] / last["T_mc_K"] - 1
             self.alarms["mismatch"] = Alarm(
                 "warning", f"sample out of equilibrium for {self.mismatch_streak} points "
                            f"(T_sample/T_MC − 1 = {ratio:+.0%}); these points are excluded")
         else:
             self.alarms.pop("mismatch", None)
-        if last[self.column("flags")] & Flag.OVERLOAD:
-            self.alarms["overload"] = Alarm("warning", "lock-in overload (re-ranging)")
+        overloaded = [name for name in self.channel_names
+                      if last[self.column("flags", name)] & Flag.OVERLOAD]
+        if overloaded:
+            self.alarms["overload"] = Alarm(
+                "warning", f"lock-in overload on {', '.join(overloaded)} (re-ranging)")
         else:
             self.alarms.pop("overload", None)
 
@@ -191,51 +241,77 @@ class DataStore:
             self.plan = event.plan
             self.state = "running"
             self.run_started = event.time
-            self.log.append(("info", f"run started: {len(event.plan)} steps"))
+            first = event.first_index
+            self.note("info", f"run started: {len(event.plan)} steps" if first == 0 else
+                      f"run resumed at step {first + 1} of {len(event.plan)}", event.time)
         elif isinstance(event, StepStarted):
             self.current_step = event.index
             self.steps[event.index] = StepInfo(event.planned, event.time)
-            self.log.append(("info", f"step {event.index + 1}: {event.planned.describe()}"))
+            self.note("info", f"step {event.index + 1}/{len(self.plan)}: "
+                      f"{event.planned.describe()}", event.time)
         elif isinstance(event, StepEnded):
             if event.index in self.steps:
                 self.steps[event.index].status = event.status
         elif isinstance(event, Note):
-            self.log.append((event.level, event.text))
+            self.note(event.level, event.text, event.time)
         elif isinstance(event, AlarmEvent):
+            # typed alarms set and clear the banner; their text is already in the log (a Note)
             if event.kind == "instrument_back":
                 self.alarms.pop("instrument_down", None)
             else:
                 self.alarms[event.kind] = Alarm("error", event.message)
+        elif isinstance(event, HeatingFound):
+            self.alarms["heating"] = Alarm(
+                "warning", f"self-heating on {', '.join(event.channels)}: points at ≥ "
+                           f"{event.power_W:.3g} W (I²R) and ≤ {event.T_K * 1e3:.4g} mK are "
+                           "flagged heated and excluded; a lower current would not heat")
         elif isinstance(event, FaultOccurred):
             r = event.report
-            self.log.append(("warning", f"{r.instrument}: {r.kind} ({r.action})"))
+            self.note("warning", f"{r.instrument}: {r.kind} ({r.action})", event.time)
         elif isinstance(event, RunStateChanged):
             self.state = event.state
         elif isinstance(event, RunEnded):
             self.state = event.status
-            self.log.append(("info" if event.status == "completed" else "error",
-                             f"run {event.status}" + (f": {event.reason}" if event.reason else "")))
+            self.note("info" if event.status == "completed" else "error",
+                      f"run {event.status}" + (f": {event.reason}" if event.reason else ""),
+                      event.time)
         elif isinstance(event, FitUpdated):
-            if event.channel == self.channel:
-                self.fits[event.step_index] = event.choice
-        elif isinstance(event, SummaryUpdated) and event.channel == self.channel:
-            self.summary = event.summary
+            self.fits_by_channel.setdefault(event.channel, {})[event.step_index] = event.choice
+        elif isinstance(event, SummaryUpdated):
+            self.summaries[event.channel] = event.summary
 
     # ------------------------------------------------------------------ review
     def load_run(self, points: np.ndarray, step_of_point: np.ndarray, plan: list[PlannedStep],
-                 fits: dict[int, Choice], summary: FieldSummary | None, log: list,
-                 channels: list[dict[str, str]] | None = None) -> None:
+                 fits: dict[str, dict[int, Choice]], summaries: dict[str, FieldSummary],
+                 log: list[LogEntry], channels: list[dict[str, str]] | None = None,
+                 status: str = "", step_statuses: list[str] | None = None) -> None:
+        """A run file's content: its points by step group, the fits and summaries re-made for
+        each longitudinal channel, its events, its status and each step group's status."""
         self.clear(channels)
         self.points.set(points, step_of_point)
         self.plan = plan
-        self.fits = fits
-        self.summary = summary
+        self.fits_by_channel = fits
+        self.summaries = summaries
         self.log = log
         self.state = "review"
+        self.review_status = status
+        for p, step_status in zip(plan, step_statuses or [], strict=False):
+            self.steps[p.index] = StepInfo(p, math.nan, step_status)
         self.current_step = int(step_of_point[-1]) if len(step_of_point) else None
+        if len(points):
+            self.last_time = float(points["time_s"][-1])
         self.version += 1
 
     # ------------------------------------------------------------------ queries for views
+    def equilibrium(self) -> tuple[float, int]:
+        """(T_sample/T_MC − 1 of the newest point, how many points in a row were out of
+        equilibrium); NaN without points."""
+        if not self.points.n:
+            return math.nan, 0
+        last = self.points.view[-1]
+        T_mc, T_s = float(last["T_mc_K"]), float(last["T_sample_K"])
+        return (T_s / T_mc - 1 if T_mc > 0 else math.nan), self.mismatch_streak
+
     def step_points(self, index: int | None) -> np.ndarray:
         if index is None:
             return self.points.view[:0]
@@ -244,6 +320,12 @@ class DataStore:
     def progress(self) -> tuple[float, float]:
         """(fraction of the plan's estimated lab time done, estimated lab seconds left)."""
         total = sum(p.estimate_s for p in self.plan)
+        if self.state == "review":  # what the file says was done, not where its last point is
+            if self.review_status == "completed":
+                return 1.0, 0.0
+            done = sum(p.estimate_s for p in self.plan
+                       if self.steps.get(p.index, StepInfo(p, 0.0, "")).status == "completed")
+            return (done / total, total - done) if total > 0 else (0.0, math.nan)
         if not self.plan or total <= 0 or self.current_step is None:
             return 0.0, math.nan
         done = sum(p.estimate_s for p in self.plan[: self.current_step])

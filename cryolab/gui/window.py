@@ -1,4 +1,8 @@
-"""The cooldown window: panels and plots wired to the instrument worker, repainted on a timer."""
+"""The cooldown window: panels and plots wired to the instrument worker, repainted on a timer.
+
+Without a worker (``cryolab gui --open RUN.h5`` alone) it is a review window: no instrument is
+contacted, the readings and manual panels are not shown, and nothing can be started or aborted.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,25 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PyQt5 import QtCore, QtWidgets
 
 from cryolab.analysis.fit import Choice, FitError, choose_model
 from cryolab.analysis.summary import analyze_points
+from cryolab.eta import ends_by_the_clock
 from cryolab.events import InstrumentStatus, RunEnded, StepStarted
-from cryolab.gui.panels import (
-    AlarmBanner,
-    LogView,
-    ManualPanel,
-    ReadingsPanel,
-    SequencePanel,
-)
-from cryolab.gui.plots import RhoTPlot, SummaryPlot, TimePlot
-from cryolab.gui.store import DataStore
+from cryolab.gui.panels import AlarmBanner, LogView, ManualPanel, SequencePanel
+from cryolab.gui.plots import RhoTab, SummaryPlot, TimePlot
+from cryolab.gui.qt import QtCore, QtWidgets
+from cryolab.gui.readings import ReadingsPanel
+from cryolab.gui.status import NightStatus
+from cryolab.gui.store import DataStore, LogEntry
 from cryolab.gui.worker import InstrumentWorker, Reading, WorkerMessage
 from cryolab.inputs import InputError
+from cryolab.lint import sequence_warnings
 from cryolab.measurement import Point
 from cryolab.runfile import RunFile, RunFileError
 from cryolab.sequence import (
     Measure,
     PlannedStep,
-    format_duration,
     make_plan,
     sequence_from_text,
 )
@@ -38,8 +39,8 @@ REFRESH_MS = 100  # repaint at most ten times a second, however fast the points 
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    def __init__(self, worker: InstrumentWorker, station_path: str | None, simulated: bool,
-                 speed: float, preset: str | None = None) -> None:
+    def __init__(self, worker: InstrumentWorker | None, station_path: str | None,
+                 simulated: bool, speed: float, preset: str | None = None) -> None:
         super().__init__()
         self.worker = worker
         self.station_path = station_path
@@ -47,48 +48,61 @@ class MainWindow(QtWidgets.QMainWindow):
         self.speed = speed
         self.preset = preset
         self.spec: RunSpec | None = None
-        self._close_reason: str | None = None  # set when a script closes the window
+        self._close_reason: str | None = None  # set when a script or a signal closes
+        self._plan_shown: tuple | None = None  # (plan, current step) the table shows
         self.store = DataStore()
-        config = worker.bench.config
-        self.setWindowTitle(f"cryolab — {config.name}" + (" (simulated)" if simulated else ""))
+        config = worker.bench.config if worker is not None else None
+        self.setWindowTitle("cryolab — review (no instruments)" if config is None else
+                            f"cryolab — {config.name}" + (" (simulated)" if simulated else ""))
 
+        self.readings: ReadingsPanel | None = None
+        self.manual: ManualPanel | None = None
+        if config is not None:
+            channels = [{"name": c.name, "kind": c.kind} for c in config.channel_specs()]
+            self.store.clear(channels)  # the station's channels, before the plots are made
+            self.readings = ReadingsPanel(self.store.mismatch_threshold,
+                                          config.bridge.heater_resistance_ohm, channels)
+            self.manual = ManualPanel(config.limits)
+        self.status = NightStatus()
         self.banner = AlarmBanner()
-        self.readings = ReadingsPanel(threshold=0.10)
         self.sequence = SequencePanel()
-        self.manual = ManualPanel(config.limits)
         self.log_view = LogView()
-        self.rho_plot = RhoTPlot(self.store)
+        self.rho_tab = RhoTab(self.store)
         self.time_plot = TimePlot(self.store)
         self.summary_plot = SummaryPlot(self.store)
 
         plots = QtWidgets.QTabWidget()
-        plots.addTab(self.rho_plot, "ρ(T) and fit")
+        plots.addTab(self.rho_tab, "ρ(T) and fit")
         plots.addTab(self.time_plot, "temperatures and field")
         plots.addTab(self.summary_plot, "field summary")
         self.plots = plots
-        left = QtWidgets.QWidget()
-        left_layout = QtWidgets.QVBoxLayout(left)
-        left_layout.addWidget(self.readings)
-        left_layout.addWidget(self.manual)
-        left_layout.addStretch(1)
         right = QtWidgets.QSplitter(QtCore.Qt.Vertical)
         right.addWidget(self.sequence)
         right.addWidget(self.log_view)
-        left.setFixedWidth(400)  # the plots get whatever the panels do not need
         right.setFixedWidth(470)
         center = QtWidgets.QHBoxLayout()
-        center.addWidget(left)
+        if config is not None:
+            left = QtWidgets.QWidget()
+            left_layout = QtWidgets.QVBoxLayout(left)
+            left_layout.setContentsMargins(0, 0, 0, 0)
+            left_layout.addWidget(self.readings)
+            left_layout.addWidget(self.manual)
+            left_layout.addStretch(1)
+            left.setFixedWidth(400)  # the plots get whatever the panels do not need
+            center.addWidget(left)
         center.addWidget(plots, 1)
         center.addWidget(right)
         body = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(body)
+        layout.addWidget(self.status)
         layout.addWidget(self.banner)
         layout.addLayout(center, 1)
         self.setCentralWidget(body)
         self.resize(1600, 950)
 
         menu = self.menuBar().addMenu("&File")
-        menu.addAction("Open sequence…", self.choose_sequence)
+        if worker is not None:
+            menu.addAction("Open sequence…", self.choose_sequence)
         menu.addAction("Open run file…", self.choose_run_file)
         menu.addSeparator()
         menu.addAction("Quit", self.close)
@@ -99,19 +113,38 @@ class MainWindow(QtWidgets.QMainWindow):
         self.sequence.path.returnPressed.connect(
             lambda: self.load_sequence(self.sequence.path.text()))
         self.sequence.start.clicked.connect(self.start_run)
-        self.sequence.pause.clicked.connect(worker.pause)
-        self.sequence.resume.clicked.connect(worker.resume)
         self.sequence.abort.clicked.connect(self.confirm_abort)
-        self.manual.apply_field.clicked.connect(lambda: worker.set_field(
-            self.manual.field.value(), self.manual.field_rate.value()))
-        self.manual.apply_excitation.clicked.connect(lambda: worker.set_excitation(
-            self.manual.current.value(), self.manual.frequency.value()))
-        self.manual.apply_setpoint.clicked.connect(lambda: worker.set_setpoint(
-            self.manual.setpoint.value()))
+        if worker is not None and self.manual is not None:
+            self.sequence.pause.clicked.connect(worker.pause)
+            self.sequence.resume.clicked.connect(worker.resume)
+            manual = self.manual
+            manual.apply_field.clicked.connect(lambda: worker.set_field(
+                manual.field.value(), manual.field_rate.value()))
+            manual.apply_excitation.clicked.connect(lambda: worker.set_excitation(
+                manual.current.value(), manual.frequency.value()))
+            manual.apply_setpoint.clicked.connect(lambda: worker.set_setpoint(
+                manual.setpoint.value()))
+        self.sequence.set_buttons(False, "idle", instruments=worker is not None)
 
         self.timer = QtCore.QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(REFRESH_MS)
+
+    @property
+    def busy(self) -> bool:
+        return self.worker is not None and self.worker.running
+
+    @property
+    def rho_plot(self):
+        """The ρ(T) plot of the channel whose fits are shown (the first longitudinal one)."""
+        return self.rho_tab.main
+
+    def _message(self, level: str, text: str) -> None:
+        """A message for the user: under the manual controls (if any) and in the log."""
+        if self.manual is not None:
+            self.manual.show_message(level, text)
+        self.store.note(level, text)
+        self.store.version += 1
 
     # ------------------------------------------------------------------ sequences
     def choose_sequence(self) -> None:
@@ -124,6 +157,8 @@ class MainWindow(QtWidgets.QMainWindow):
         """Validate the file against the station; show the plan, or every error by key."""
         self.sequence.path.setText(path)
         self.spec = None
+        if self.worker is None:
+            return False
         try:
             spec = validate(path, self.station_path, self.simulated,
                             self.speed if self.simulated else 1.0, preset=self.preset)
@@ -132,22 +167,38 @@ class MainWindow(QtWidgets.QMainWindow):
             self.sequence.show_plan([])
             self.sequence.eta.setText("invalid: fix the keys above")
             self.sequence.set_buttons(False, self.store.state)
+            self._plan_shown = None
             return False
         self.spec = spec
-        self.sequence.show_errors([])
-        self.sequence.show_plan(make_plan(spec.sequence, spec.station))
+        self.sequence.show_errors([], sequence_warnings(spec.sequence))
+        plan = make_plan(spec.sequence, spec.station)
+        total = sum(p.estimate_s for p in plan)
+        ends = f"started now, it {ends_by_the_clock(total, self._speed)}"
+        self.sequence.show_plan(plan, ends=ends)
+        self._plan_shown = None
         self.sequence.set_buttons(True, self.store.state)
         return True
 
+    @property
+    def _speed(self) -> float:
+        """Lab seconds per wall second of the runs this window starts."""
+        return self.speed if self.simulated else 1.0
+
     def start_run(self) -> None:
-        if self.spec is None or self.worker.running:
+        if self.spec is None or self.worker is None or self.worker.running:
             return
-        self.store.clear()
-        self.store.state = "starting"
-        self.sequence.set_buttons(False, "running")
+        self.store.mismatch_threshold = self.spec.sequence.settings.mismatch_threshold
+        if self.readings is not None:
+            self.readings.threshold = self.store.mismatch_threshold
+        self.store.clear([{"name": c.name, "kind": c.kind}
+                          for c in self.spec.station.channel_specs()])
+        self.store.state = "starting"  # nothing to pause or abort until the run has begun
+        self.sequence.set_buttons(False, "starting")
         self.worker.start_run(self.spec)
 
     def confirm_abort(self) -> bool:
+        if not self.busy:
+            return False
         answer = QtWidgets.QMessageBox.question(
             self, "Abort the run?", "Abort the run? The instruments go to the station's safe "
             "state; the file keeps everything measured so far.")
@@ -165,8 +216,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def open_run_file(self, path: str) -> bool:
         """Show a run file's data, its fits and its field summary in the same plots."""
-        if self.worker.running:
-            self.manual.show_message("error", "a run is in progress: open files after it")
+        if self.busy:
+            self._message("error", "a run is in progress: open files after it")
             return False
         try:
             with RunFile(path) as run:
@@ -175,7 +226,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 sequence_text = run.attrs.get("sequence", "")
                 events = run.events()
                 channels = run.channels
-                channel = (run.longitudinal_channels() or run.channel_names)[0]
+                longitudinal = run.longitudinal_channels()
+                status, attrs = run.status, dict(run.attrs)
         except RunFileError as exc:
             QtWidgets.QMessageBox.warning(self, "Not a run file", str(exc))
             return False
@@ -184,21 +236,29 @@ class MainWindow(QtWidgets.QMainWindow):
         plan = [PlannedStep(i, stored[s.index] if 0 <= s.index < len(stored) else
                             Measure(points=max(s.n_points, 1)), s.attrs.get("estimate_s", 0.0))
                 for i, s in enumerate(steps)]
-        fits: dict[int, Choice] = {}
-        for i, pts in enumerate(points_per_step):
-            valid = pts[pts[f"{channel}_valid"]]
-            if len(valid) >= 20:
-                with contextlib.suppress(FitError):
-                    fits[i] = choose_model(valid["T_sample_K"], valid[f"{channel}_rho_ohm_sq"])
+        fits: dict[str, dict[int, Choice]] = {}
+        for channel in longitudinal:  # every longitudinal channel: each has its own fits
+            fits[channel] = {}
+            for i, pts in enumerate(points_per_step):
+                valid = pts[pts[f"{channel}_valid"]]
+                if len(valid) >= 20:
+                    with contextlib.suppress(FitError):
+                        fits[channel][i] = choose_model(valid["T_sample_K"],
+                                                        valid[f"{channel}_rho_ohm_sq"])
         all_points = np.concatenate(points_per_step) if points_per_step else np.empty(0)
         step_of_point = np.concatenate([np.full(len(p), i) for i, p in
                                         enumerate(points_per_step)]) if points_per_step \
             else np.empty(0, dtype=int)
-        summary = analyze_points(all_points, channel=channel)[0] if len(all_points) else None
-        log = [(e["level"], e["text"]) for e in events]
-        self.store.load_run(all_points, step_of_point, plan, fits, summary, log, channels)
-        self.sequence.show_plan(plan)
-        self.sequence.state.setText(f"reviewing {Path(path).name}")
+        summaries = {channel: analyze_points(all_points, channel=channel)[0]
+                     for channel in longitudinal} if len(all_points) else {}
+        to_wall = _wall_clock_of(attrs)
+        log = [LogEntry(e["level"], e["text"], e["time_s"], to_wall(e["time_s"]))
+               for e in events]
+        self.store.mismatch_threshold = float(attrs.get("mismatch_threshold", 0.10))
+        self.store.load_run(all_points, step_of_point, plan, fits, summaries, log, channels,
+                            status, [s.status for s in steps])
+        self._plan_shown = None
+        self.sequence.state.setText(f"reviewing {Path(path).name} ({status})")
         self.setWindowTitle(f"cryolab — {Path(path).name}")
         self.refresh()
         return True
@@ -206,59 +266,69 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ the timer
     def refresh(self) -> None:
         events = []
-        while self.worker.events:
+        while self.worker is not None and self.worker.events:
             events.append(self.worker.events.popleft())
         runner_events = []
         for event in events:
             if isinstance(event, Reading):
-                self.readings.show_reading(event)
+                if self.readings is not None:
+                    self.readings.show_reading(event)
             elif isinstance(event, WorkerMessage):
-                self.manual.show_message(event.level, event.text)
-                self.store.log.append((event.level, event.text))
+                if self.manual is not None:
+                    self.manual.show_message(event.level, event.text)
+                self.store.note(event.level, event.text, event.time)
                 self.store.version += 1
             else:
                 runner_events.append(event)
         self.store.apply(runner_events)
-        points = [e for e in runner_events if type(e) is Point]
-        if points:
-            names = [c["name"] for c in self.store.channels]
-            channel = names.index(self.store.channel) if self.store.channel in names else 0
-            self.readings.show_point(points[-1], channel)
-        status = [e for e in runner_events if isinstance(e, InstrumentStatus)]
-        if status:
-            s = status[-1]
-            self.readings.show_status(s.magnet_state, s.heater_percent, s.heater_range)
-        if any(isinstance(e, StepStarted | RunEnded) for e in runner_events):
-            self.sequence.show_plan(self.store.plan, self.store.current_step)
+        if self.readings is not None:
+            self.readings.set_channels(self.store.channels)
+            points = [e for e in runner_events if type(e) is Point]
+            if points:
+                self.readings.show_point(points[-1])
+            status = [e for e in runner_events if isinstance(e, InstrumentStatus)]
+            if status:
+                s = status[-1]
+                self.readings.show_status(s.magnet_state, s.heater_percent, s.heater_range)
+        shown_plan = (id(self.store.plan), self.store.current_step)
+        if shown_plan != self._plan_shown or any(isinstance(e, StepStarted | RunEnded)
+                                                 for e in runner_events):
+            self._plan_shown = shown_plan
+            if self.store.plan:
+                self.sequence.show_plan(self.store.plan, self.store.current_step)
         self._show_state()
         self.banner.show_alarms(self.store)
         self.log_view.show_log(self.store.log)
-        if self.plots.currentWidget() is self.rho_plot:
-            self.rho_plot.redraw()
-        elif self.plots.currentWidget() is self.time_plot:
+        current = self.plots.currentWidget()
+        if current is self.rho_tab:
+            self.rho_tab.redraw()
+        elif current is self.time_plot:
             self.time_plot.redraw()
         else:
             self.summary_plot.redraw()
 
     def _show_state(self) -> None:
         state = self.store.state
-        busy = self.worker.running
-        if not busy and state == "starting":
-            state = "idle"
+        busy = self.busy
+        if not busy and state == "starting" and self.worker is not None and \
+                not self.worker.starting:
+            state = "idle"  # the run could not start (its message is in the log)
         shown = state if busy or state not in ("running", "paused", "waiting") else "idle"
-        self.sequence.set_buttons(self.spec is not None, shown)
-        for widget in (self.manual.apply_field, self.manual.apply_excitation,
-                       self.manual.apply_setpoint):
-            widget.setEnabled(not busy)
+        self.sequence.set_buttons(self.spec is not None, shown,
+                                  instruments=self.worker is not None)
+        if self.manual is not None:
+            for widget in (self.manual.apply_field, self.manual.apply_excitation,
+                           self.manual.apply_setpoint):
+                widget.setEnabled(not busy and state != "starting")
         fraction, left = self.store.progress()
         self.sequence.progress.setValue(int(1000 * fraction))
+        self.status.update_from(self.store, busy, self._speed, self.simulated)
+        if self.store.state == "review":
+            return
         text = f"{shown}: {self.store.points.n} points"
         if busy and math.isfinite(left):
-            text += f", about {format_duration(left)} of lab time left"
-            if self.simulated and math.isfinite(self.speed):
-                text += f" ({format_duration(left / self.speed)} at {self.speed:g}×)"
-        if self.store.state != "review":
-            self.sequence.state.setText(text)
+            text += f"; {ends_by_the_clock(left, self._speed)}"
+        self.sequence.state.setText(text)
 
     # ------------------------------------------------------------------ closing
     def close_without_asking(self, reason: str) -> None:
@@ -267,7 +337,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.close()
 
     def closeEvent(self, event) -> None:
-        if self.worker.running:
+        if self.busy:
             reason = self._close_reason
             if reason is None:
                 answer = QtWidgets.QMessageBox.question(
@@ -284,6 +354,20 @@ class MainWindow(QtWidgets.QMainWindow):
                 QtCore.QThread.msleep(20)
         self.timer.stop()
         event.accept()
+
+
+def _wall_clock_of(attrs: dict):
+    """lab time → wall time for a run file's events: the same on hardware; in a simulated run
+    on a scaled clock, back through the clock's origins (w = wall + (t − sim) / speed); unknown
+    (NaN) under the virtual clock of --speed max, or when the origins are missing."""
+    if not attrs.get("simulated", False):
+        return lambda t: t
+    speed = float(attrs.get("speed", math.nan))
+    wall0 = float(attrs.get("clock_wall_origin_s", math.nan))
+    sim0 = float(attrs.get("clock_sim_origin_s", math.nan))
+    if not all(math.isfinite(v) for v in (speed, wall0, sim0)):
+        return lambda t: math.nan
+    return lambda t: wall0 + (t - sim0) / speed
 
 
 def _stored_plan(sequence_text: str) -> list:

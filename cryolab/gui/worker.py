@@ -30,24 +30,30 @@ POLL_INTERVAL_S = 1.0  # wall seconds between idle readings
 
 
 @dataclass(frozen=True)
+class ChannelNow:
+    """One channel's lock-in, read between runs."""
+
+    name: str
+    x_V: float
+    y_V: float
+    overload: bool
+    current_A: float  # what the channel's current source is set to
+    frequency_Hz: float
+    time_constant_s: float
+
+
+@dataclass(frozen=True)
 class Reading:
-    """What the instruments say now, read between runs."""
+    """What the instruments say now, read between runs: every channel's lock-in."""
 
     time: float
     T_mc_K: float
     T_sample_K: float
     field_Oe: float
     magnet_state: str
-    x_V: float
-    y_V: float
-    r_V: float
-    theta_deg: float
-    overload: bool
     heater_percent: float
     heater_range: int
-    current_A: float
-    frequency_Hz: float
-    time_constant_s: float
+    channels: tuple[ChannelNow, ...]
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class WorkerMessage:
 
     level: str
     text: str
+    time: float = math.nan  # on the bench's clock
 
 
 class InstrumentWorker:
@@ -66,6 +73,8 @@ class InstrumentWorker:
         self.out_dir = out_dir
         self.events: deque[Event | Reading | WorkerMessage] = deque()
         self.session: Session | None = None
+        #: a run was asked for and is not under way yet (or could not start)
+        self.starting = False
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="instrument-worker", daemon=True)
         self._thread.start()
@@ -76,6 +85,7 @@ class InstrumentWorker:
         return self.session is not None
 
     def start_run(self, spec: RunSpec) -> None:
+        self.starting = True
         self._jobs.put(lambda: self._run(spec))
 
     def pause(self) -> None:
@@ -128,17 +138,20 @@ class InstrumentWorker:
 
     def _apply(self, apply: Callable, what: str, problem: str | None) -> None:
         if problem is not None:
-            self.events.append(WorkerMessage("error", f"refused: {problem}"))
+            self._message("error", f"refused: {problem}")
             return
         try:
             apply(self.bench.station)
-            self.events.append(WorkerMessage("info", what))
+            self._message("info", what)
         except LimitError as exc:
-            self.events.append(WorkerMessage("error", f"refused: {exc}"))
+            self._message("error", f"refused: {exc}")
         except Exception as exc:
             if classify(exc) is None:
                 raise
-            self.events.append(WorkerMessage("error", f"{what} failed: {exc}"))
+            self._message("error", f"{what} failed: {exc}")
+
+    def _message(self, level: str, text: str) -> None:
+        self.events.append(WorkerMessage(level, text, self.bench.clock.now()))
 
     def _run(self, spec: RunSpec) -> None:
         path = new_run_path(self.out_dir, spec.sequence.name)
@@ -146,8 +159,10 @@ class InstrumentWorker:
             self.session = Session(spec, path, bench=self.bench,
                                    subscribers=[self.events.append])
         except (InputError, OSError, LimitError) as exc:
-            self.events.append(WorkerMessage("error", f"the run could not start: {exc}"))
+            self._message("error", f"the run could not start: {exc}")
             return
+        finally:
+            self.starting = False
         try:
             self.session.run()
         except Exception as exc:  # the runner ends every run itself; this is a last resort
@@ -171,20 +186,24 @@ class InstrumentWorker:
                 job()
             except Exception as exc:
                 log.exception("instrument job failed")
-                self.events.append(WorkerMessage("error", f"{type(exc).__name__}: {exc}"))
+                self._message("error", f"{type(exc).__name__}: {exc}")
 
     def _poll(self) -> None:
         st = self.bench.station
         try:
-            lockin = st.lockin
-            reading = lockin.read()
+            channels = []
+            for channel in st.channels:  # every channel: a Hall bar has two lock-ins
+                lockin = channel.lockin
+                reading = lockin.read()
+                channels.append(ChannelNow(
+                    channel.spec.name, reading.x_V, reading.y_V, reading.overloaded,
+                    st.sources[channel.spec.source].current_A, lockin.frequency_Hz,
+                    lockin.time_constant_s))
             T_mc, T_s, _ = st.read_temperatures()
             bridge = st.bridge
             self.events.append(Reading(
                 self.bench.clock.now(), T_mc, T_s, st.magnet.field_Oe, st.magnet.status.value,
-                reading.x_V, reading.y_V, reading.r_V, reading.theta_deg, reading.overloaded,
-                bridge.heater_percent, bridge.heater_range, st.bias.current_A,
-                lockin.frequency_Hz, lockin.time_constant_s))
+                bridge.heater_percent, bridge.heater_range, tuple(channels)))
         except Exception as exc:
             if classify(exc) is None:
                 raise
@@ -193,4 +212,4 @@ class InstrumentWorker:
                     inst.reconnect()
                 except Exception as again:
                     log.debug("reconnect after a failed poll: %s", again)
-            self.events.append(WorkerMessage("warning", f"instrument not answering: {exc}"))
+            self._message("warning", f"instrument not answering: {exc}")

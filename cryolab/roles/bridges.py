@@ -9,13 +9,17 @@ interlock (TLIMIT), the 370 none.
 
 from __future__ import annotations
 
-from instruments.adapter import ConfirmingAdapter
-from instruments.lakeshore_370 import LakeShore370
-from instruments.lakeshore_372 import LakeShore372
+from typing import TYPE_CHECKING
+
+from cryolab.roles.upkeep import DriverUpkeep
 from instruments.limits import Span
 
+if TYPE_CHECKING:  # the drivers load pymeasure: station validation reads RAMP_RATE_RANGE only
+    from instruments.lakeshore_370 import LakeShore370
+    from instruments.lakeshore_372 import LakeShore372
 
-class _BridgeAdapter:
+
+class _BridgeAdapter(DriverUpkeep):
     model = ""
     driver: LakeShore372 | LakeShore370
     #: the queries for (MC in kelvin, MC in ohms, sample in ohms)
@@ -26,20 +30,6 @@ class _BridgeAdapter:
         self.driver = driver
         self.heater = driver.sample_heater
         self._queries: dict[tuple, list[str]] = {}
-
-    def identify(self) -> str:
-        return str(self.driver.id)
-
-    def reconnect(self) -> None:
-        self.driver.reconnect()
-
-    def confirm(self) -> None:
-        adapter = self.driver.adapter
-        if isinstance(adapter, ConfirmingAdapter):
-            adapter.confirm()
-
-    def close(self) -> None:
-        self.driver.adapter.close()
 
     def narrow(self, max_heater_range: int, max_setpoint_K: float, max_ramp_K_per_min: float,
                source: str) -> None:
@@ -104,6 +94,8 @@ class LS372Bridge(_BridgeAdapter):
     model = "LS372"
     KELVIN, OHMS = "KRDG?", "SRDG?"
     driver: LakeShore372
+    #: the setpoint ramp rates the 372 takes, K/min (the driver's LS372Heater.RAMP_RATE_RANGE)
+    RAMP_RATE_RANGE = Span(0.001, 100.0, "372 range")
 
     def regulate_on(self, channel: int | str) -> None:
         mode = self.heater.output_mode
@@ -122,6 +114,8 @@ class LS370Bridge(_BridgeAdapter):
     model = "LS370"
     KELVIN, OHMS = "RDGK?", "RDGR?"
     driver: LakeShore370
+    #: the setpoint ramp rates the 370 takes, K/min (the driver's LS370Heater.RAMP_RATE_RANGE)
+    RAMP_RATE_RANGE = Span(0.001, 10.0, "370 range")
 
     def regulate_on(self, channel: int | str) -> None:
         mode = self.heater.output_mode

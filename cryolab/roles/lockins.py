@@ -7,15 +7,18 @@ overload state as one bool, and the station's limits narrowed inside the driver 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from cryolab.roles.protocols import LockinReading
-from instruments.adapter import ConfirmingAdapter
+from cryolab.roles.upkeep import DriverUpkeep
 from instruments.limits import Span
-from instruments.srs_sr830 import SR830
-from instruments.srs_sr860 import SR860
+
+if TYPE_CHECKING:  # the drivers load pymeasure: station validation reads SINE_RANGE_V only
+    from instruments.srs_sr830 import SR830
+    from instruments.srs_sr860 import SR860
 
 
-class _LockInAdapter:
+class _LockInAdapter(DriverUpkeep):
     """What the SR830 and SR860 adapters share (their drivers agree on these names)."""
 
     model = ""
@@ -29,21 +32,6 @@ class _LockInAdapter:
         self._sine_limits = self.SINE_RANGE_V
 
     SINE_RANGE_V = Span(0.0, 0.0)
-
-    # ------------------------------------------------------------------ upkeep
-    def identify(self) -> str:
-        return str(self.driver.id)
-
-    def reconnect(self) -> None:
-        self.driver.reconnect()
-
-    def confirm(self) -> None:
-        adapter = self.driver.adapter
-        if isinstance(adapter, ConfirmingAdapter):
-            adapter.confirm()
-
-    def close(self) -> None:
-        self.driver.adapter.close()
 
     # ------------------------------------------------------------------ limits
     def narrow(self, frequency_Hz: tuple[float, float], frequency_source: str,
@@ -113,17 +101,25 @@ class _LockInAdapter:
 class SR830LockIn(_LockInAdapter):
     model = "SR830"
     SINE_RANGE_V = Span(0.004, 5.0, "SR830 sine output")  # manual p. 5-5
+    #: the voltage input, (R_in Ω, C_in F) in parallel: the driver's SR830.INPUT_IMPEDANCE
+    INPUT_IMPEDANCE = (10.0e6, 25.0e-12)
     driver: SR830
+
+    def __init__(self, name: str, driver: SR830) -> None:
+        super().__init__(name, driver)
+        self._is_overload = driver.is_overload  # looked up once: read() runs every point
 
     def read(self) -> LockinReading:
         reading, status = self.driver.snap_with_status()
         return LockinReading(reading.x_V, reading.y_V, reading.r_V, reading.theta_deg,
-                             SR830.is_overload(status))
+                             self._is_overload(status))
 
 
 class SR860LockIn(_LockInAdapter):
     model = "SR860"
     SINE_RANGE_V = Span(0.0, 2.0, "SR860 sine output")  # manual, SLVL
+    #: the voltage input, (R_in Ω, C_in F) in parallel: the driver's SR860.INPUT_IMPEDANCE
+    INPUT_IMPEDANCE = (10.0e6, 25.0e-12)
     driver: SR860
 
     def read(self) -> LockinReading:

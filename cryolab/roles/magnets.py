@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from cryolab.roles.protocols import MagnetStatus
-from instruments.adapter import ConfirmingAdapter
+from cryolab.roles.upkeep import DriverUpkeep
 from instruments.ami_430 import AMI430, MagnetState
 from instruments.cryomagnetics_4g import Cryomagnetics4G
 from instruments.cryomagnetics_4g import MagnetState as State4G
@@ -33,7 +33,7 @@ _AMI430_STATES = {
 }
 
 
-class _MagnetAdapter:
+class _MagnetAdapter(DriverUpkeep):
     model = ""
     driver: AMI430 | MercuryiPS | Cryomagnetics4G
 
@@ -41,20 +41,6 @@ class _MagnetAdapter:
         self.name = name
         self.driver = driver
         self._target_Oe = math.nan
-
-    def identify(self) -> str:
-        return str(self.driver.id)
-
-    def reconnect(self) -> None:
-        self.driver.reconnect()
-
-    def confirm(self) -> None:
-        adapter = self.driver.adapter
-        if isinstance(adapter, ConfirmingAdapter):
-            adapter.confirm()
-
-    def close(self) -> None:
-        self.driver.adapter.close()
 
     def set_limits(self, max_field_Oe: float, max_rate_Oe_per_s: float, source: str) -> None:
         self.driver.set_limits(max_field_Oe, max_rate_Oe_per_s, source)

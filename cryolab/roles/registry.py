@@ -10,6 +10,7 @@ and one row below.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -17,17 +18,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from cryolab.inputs import UNION_TAGS, Name, NotBool, Number, WholeNumber
-from cryolab.roles.bridges import LS370Bridge, LS372Bridge
-from cryolab.roles.lockins import SR830LockIn, SR860LockIn
-from cryolab.roles.magnets import AMI430Magnet, CM4GMagnet, MercuryIPSMagnet
-from instruments.adapter import ConfirmingAdapter
-from instruments.ami_430 import AMI430
-from instruments.cryomagnetics_4g import Cryomagnetics4G
-from instruments.lakeshore_370 import LakeShore370
-from instruments.lakeshore_372 import LakeShore372
-from instruments.oxford_mercury_ips import MercuryiPS
-from instruments.srs_sr830 import SR830
-from instruments.srs_sr860 import SR860
 
 Role = Literal["lockin", "bridge", "magnet"]
 Positive = Annotated[Number, Field(gt=0)]
@@ -116,20 +106,39 @@ AnyInstrumentConfig = Annotated[LockinConfig | BridgeConfig | AMI430Config | Mer
                                 | CM4GConfig, Field(discriminator="model")]
 
 
+def _load(path: str) -> Any:
+    """``"package.module:Name"`` → the object, importing the module on first use."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 @dataclass(frozen=True)
 class Model:
+    """One row. Driver and adapter are named, not imported: validating a station file (what
+    ``cryolab check`` does) must not load pymeasure, pyvisa and scipy for every model."""
+
     name: str
     role: Role
     config: type[InstrumentConfig]
-    driver: type
-    adapter: Callable[[str, Any], Any]
+    driver_path: str  # "instruments.module:Class"
+    adapter_path: str  # "cryolab.roles.module:Class"
     #: what the identification reply must contain
     identity: str
     #: keyword arguments the driver's constructor takes from the station entry
     driver_options: Callable[[Any], dict[str, Any]] = lambda config: {}
 
+    @property
+    def driver(self) -> type:
+        return _load(self.driver_path)
+
+    @property
+    def adapter(self) -> Callable[[str, Any], Any]:
+        return _load(self.adapter_path)
+
     def open(self, name: str, config: InstrumentConfig) -> Any:
         """Connect the driver and wrap it in its role's adapter (the caller identifies it)."""
+        from instruments.adapter import ConfirmingAdapter
+
         adapter = ConfirmingAdapter(config.resource, timeout=config.timeout_ms,
                                     visa_library=config.visa_library,
                                     read_termination=self.driver.READ_TERMINATION,
@@ -143,14 +152,20 @@ class Model:
 
 
 MODELS: dict[str, Model] = {m.name: m for m in (
-    Model("SR830", "lockin", LockinConfig, SR830, SR830LockIn, "SR830"),
-    Model("SR860", "lockin", LockinConfig, SR860, SR860LockIn, "SR86"),
-    Model("LS372", "bridge", BridgeConfig, LakeShore372, LS372Bridge, "MODEL372"),
-    Model("LS370", "bridge", BridgeConfig, LakeShore370, LS370Bridge, "MODEL370"),
-    Model("AMI430", "magnet", AMI430Config, AMI430, AMI430Magnet, "MODEL 430"),
-    Model("MercuryiPS", "magnet", MercuryiPSConfig, MercuryiPS, MercuryIPSMagnet, "MERCURY",
-          lambda c: {"axis": c.axis}),
-    Model("CM4G", "magnet", CM4GConfig, Cryomagnetics4G, CM4GMagnet, "4G",
+    Model("SR830", "lockin", LockinConfig, "instruments.srs_sr830:SR830",
+          "cryolab.roles.lockins:SR830LockIn", "SR830"),
+    Model("SR860", "lockin", LockinConfig, "instruments.srs_sr860:SR860",
+          "cryolab.roles.lockins:SR860LockIn", "SR86"),
+    Model("LS372", "bridge", BridgeConfig, "instruments.lakeshore_372:LakeShore372",
+          "cryolab.roles.bridges:LS372Bridge", "MODEL372"),
+    Model("LS370", "bridge", BridgeConfig, "instruments.lakeshore_370:LakeShore370",
+          "cryolab.roles.bridges:LS370Bridge", "MODEL370"),
+    Model("AMI430", "magnet", AMI430Config, "instruments.ami_430:AMI430",
+          "cryolab.roles.magnets:AMI430Magnet", "MODEL 430"),
+    Model("MercuryiPS", "magnet", MercuryiPSConfig, "instruments.oxford_mercury_ips:MercuryiPS",
+          "cryolab.roles.magnets:MercuryIPSMagnet", "MERCURY", lambda c: {"axis": c.axis}),
+    Model("CM4G", "magnet", CM4GConfig, "instruments.cryomagnetics_4g:Cryomagnetics4G",
+          "cryolab.roles.magnets:CM4GMagnet", "4G",
           lambda c: {"coil_constant_Oe_per_A": c.coil_constant_Oe_per_A}),
 )}
 
@@ -172,9 +187,17 @@ def sine_output_range_V(model: str) -> tuple[float, float]:
     return span.low, span.high
 
 
+def lockin_input_impedance(model: str) -> tuple[float, float]:
+    """A lock-in model's voltage input: (R_in in Ω, C_in in F), in parallel (its adapter knows:
+    no driver is loaded to validate a station)."""
+    resistance_ohm, capacitance_F = MODELS[model].adapter.INPUT_IMPEDANCE  # type: ignore[attr-defined]
+    return resistance_ohm, capacitance_F
+
+
 def bridge_ramp_range_K_per_min(model: str) -> tuple[float, float]:
-    """The setpoint ramp rates a bridge model accepts, K/min."""
-    span = MODELS[model].driver.RAMP_RATE_RANGE
+    """The setpoint ramp rates a bridge model accepts, K/min (its adapter knows: no driver is
+    loaded to validate a station)."""
+    span = MODELS[model].adapter.RAMP_RATE_RANGE  # type: ignore[attr-defined]
     return span.low, span.high
 
 

@@ -25,6 +25,7 @@ from cryolab.events import (
     AlarmKind,
     Event,
     FaultOccurred,
+    HeatingFound,
     Note,
     RunEnded,
     RunStarted,
@@ -142,6 +143,14 @@ class Engine:
         the log too."""
         self.note(message, "warning" if kind == "instrument_back" else "error")
         self.emit(Alarm(self.clock.now(), self.step_index, kind, message))
+
+    def flag_heating(self, source: str, power_W: float, T_K: float, reason: str) -> None:
+        """From now on the path's points with I²R/T⁵ ≥ power_W/T_K⁵ are HEATED (events.
+        HeatingFound); the writer marks the ones already taken."""
+        self.acq.sources[source].heating_bound = power_W / T_K**5
+        channels = tuple(p.spec.name for p in self.acq._plans if p.source.name == source)
+        self.emit(HeatingFound(self.clock.now(), self.step_index, source, channels, power_W,
+                               T_K, reason))
 
     # ------------------------------------------------------------------ instrument faults
     def _on_fault(self, report: FaultReport) -> None:

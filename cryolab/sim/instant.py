@@ -65,8 +65,12 @@ class InstantLockIn:
     sensitivities_V: Sequence[float] = SENSITIVITIES_V
 
     def __init__(self, name: str, state: InstantState, source: str, resistor_ohm: float,
-                 hall: bool) -> None:
+                 hall: bool, input_ohm: float = math.inf, input_F: float = 0.0,
+                 hall_squares: float = 1.0) -> None:
         self.name = name
+        # what loads the probes: R_in ∥ C_in (the acquisition undoes it, cryolab.measurement)
+        self._input_ohm, self._input_F = input_ohm, input_F
+        self._hall_squares = hall_squares  # a Hall pair's source resistance: R_xx × this
         self._state = state
         self._source = source
         self._resistor_ohm = resistor_ohm
@@ -104,9 +108,13 @@ class InstantLockIn:
             R_2pt = state.two_point_per_four_point * state.R_xx_ohm + state.lead_resistance_ohm
             current_A = source.sine_V / (source._resistor_ohm + R_2pt)
             R = state.R_H_ohm_per_Oe * state.field_Oe if self._hall else state.R_xx_ohm
-            x = current_A * R
-            # a small quadrature, as from the line capacitance; the sign of θ follows X's
-            y = -1e-4 * abs(x)
+            # the probes' voltage through a line of phase φ = 1e-4 and divided by the input's
+            # loading (R_s/R_in), as the acquisition expects and undoes
+            R_s = state.R_xx_ohm * (self._hall_squares if self._hall else 1.0)
+            loading = complex(1.0 + R_s / self._input_ohm,
+                              2 * math.pi * source.frequency_Hz * self._input_F * R_s)
+            v = current_A * R / (complex(1.0, 1e-4) * loading)
+            x, y = v.real, v.imag
             reading = LockinReading(x, y, math.hypot(x, y), math.degrees(math.atan2(y, x)),
                                     abs(x) > self.sensitivity_V)
             self._cached = (state.version, reading)
@@ -298,7 +306,10 @@ def instant_station(config: StationConfig | None = None, *, R_xx_ohm: float = 2.
         channel = channel_of.get(name)
         source = channel.source if channel is not None else name
         lockin = InstantLockIn(name, state, source, resistors.get(name, math.nan),
-                               channel is not None and channel.kind == "hall")
+                               channel is not None and channel.kind == "hall",
+                               channel.input_ohm if channel is not None else math.inf,
+                               channel.input_F if channel is not None else 0.0,
+                               config.sample.width_um / config.sample.length_um)
         state.lockins[name] = lockin
         instruments[name] = lockin
     instruments[config.bridge_name] = InstantBridge(config.bridge_name, state)

@@ -44,6 +44,7 @@ class LockinInput:
     # amplifier's 1/f noise raises it ⚠ 10 nV/√Hz is a round estimate, not a specification
     voltage_noise_V_per_rtHz: float = 10.0e-9
     current_noise_A_per_rtHz: float | None = None
+    gain: float = 1.0  # a preamplifier's voltage gain (the lock-in's own input: 1)
 
     @property
     def i_n_A_per_rtHz(self) -> float:
@@ -78,12 +79,13 @@ SR830_INPUT = LockinInput()
 
 def preamplifier(resistance_ohm: float = 1.0e12, capacitance_F: float = 10.0e-12,
                  voltage_noise_V_per_rtHz: float = 10.0e-9,
-                 current_noise_A_per_rtHz: float | None = None) -> LockinInput:
+                 current_noise_A_per_rtHz: float | None = None,
+                 gain: float = 1.0) -> LockinInput:
     """A high-impedance preamplifier in front of the lock-in (100 MΩ–1 TΩ electrometer-grade
     input stages exist); its input replaces the lock-in's. ⚠ The default capacitance and
     noise are round numbers for such a stage, not a product's specification."""
     return LockinInput(resistance_ohm, capacitance_F, voltage_noise_V_per_rtHz,
-                       current_noise_A_per_rtHz)
+                       current_noise_A_per_rtHz, gain)
 
 
 class OutputFilter:
@@ -208,4 +210,5 @@ class Lockin:
         """The output noise per quadrature: the input's noise density × √ENBW."""
         density = self.input_stage.noise_V_per_rtHz(self.source_ohm, self.signal_frequency_Hz,
                                                     self.source_T_K)
-        return density * math.sqrt(self.settings.enbw_Hz)
+        # a preamplifier's gain lifts its input noise above the lock-in's own
+        return density * self.input_stage.gain * math.sqrt(self.settings.enbw_Hz)

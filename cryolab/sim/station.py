@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from cryolab.sim.lab import InstrumentSpec
+from cryolab.sim.lockin import preamplifier
 from cryolab.sim.world import World
 from cryolab.station import StationConfig
 from cryolab.units import OE_PER_TESLA
@@ -33,7 +34,9 @@ def lab_for_station(config: StationConfig, preset: str | None = None
             "width_m": geometry.width_um * 1e-6, "length_m": geometry.length_um * 1e-6,
             "contact_ohm": wiring.lead_resistance_ohm,
             "bias_resistor_ohm": source.resistor_ohm,
-            "line_capacitance_F": wiring.line_capacitance_F}
+            "line_capacitance_F": wiring.line_capacitance_F,
+            "hall_ohm_per_T": config.simulation.hall_ohm_per_T,
+            "misalignment": config.simulation.hall_misalignment}
         if preset is not None:
             options["preset"] = preset
         samples[source.name] = options
@@ -47,6 +50,11 @@ def lab_for_station(config: StationConfig, preset: str | None = None
         lock_wiring: dict[str, Any] = {"sample": source, "measures": measures}
         if source != name:
             lock_wiring["driven_by"] = source
+        amp = config.channels[channel.name].preamplifier if channel is not None and \
+            channel.name in config.channels else None
+        if amp is not None:  # the station's preamplifier, not the lock-in's input, loads it
+            lock_wiring["input_stage"] = preamplifier(amp.input_resistance_ohm,
+                                                      amp.input_capacitance_F, gain=amp.gain)
         specs.append(InstrumentSpec(name, config.instruments[name].model, lock_wiring))
     for name in (config.bridge_name, config.magnet_name):
         specs.append(InstrumentSpec(name, config.instruments[name].model, {}))

@@ -236,7 +236,7 @@ class World:
             return 0j  # demodulated at another frequency: the signal averages out
         V = drive.V_xx if lockin.measures == "xx" else sample.V_xy(drive, self.field_Oe)
         # the probes' open-circuit voltage, loaded by the input: V·Z_in/(Z_in + R_source)
-        V *= lockin.input_stage.divider(lockin.source_ohm, f_Hz)
+        V *= lockin.input_stage.divider(lockin.source_ohm, f_Hz) * lockin.input_stage.gain
         return V * cmath.exp(-1j * math.radians(lockin.settings.phase_deg))
 
     def lockin_changed(self, lockin: Lockin | None = None) -> None:

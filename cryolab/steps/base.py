@@ -156,6 +156,8 @@ class StepContext(Protocol):
 
     def alarm(self, kind: str, message: str) -> None: ...
 
+    def flag_heating(self, source: str, power_W: float, T_K: float, reason: str) -> None: ...
+
 
 class Step(BaseModel):
     """A step of a sequence: its settings, validated strictly (unknown keys refused)."""
@@ -174,6 +176,15 @@ class Step(BaseModel):
     def expand(self) -> list[Step]:
         """The primitive steps this one stands for (itself, unless it is composite)."""
         return [self]
+
+    def visits(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The temperatures (K) and fields (Oe) the step takes the fridge and the magnet to."""
+        return (), ()
+
+    def planned(self, later: list[Step]) -> Step:
+        """This step as it runs in a plan whose following steps are ``later`` (a step whose
+        defaults depend on the rest of the night fills them in here)."""
+        return self
 
     def check(self, path: str, checker: LimitChecker) -> None:
         """Add a problem to the checker for every value beyond the station's limits."""

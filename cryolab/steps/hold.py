@@ -30,7 +30,7 @@ class Hold(Step):
     def describe(self) -> str:
         if self.duration_s:
             return f"hold {self.duration_s:g} s"
-        return (f"hold until stable (±{self.tolerance:.2%}, {self.window_s:g} s window, "
+        return (f"hold until stable (±{self.tolerance * 100:.3g}%, {self.window_s:g} s window, "
                 f"≤ {self.timeout_s:g} s)")
 
     def estimate_s(self, state: PlanState) -> float:

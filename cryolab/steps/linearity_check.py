@@ -5,12 +5,12 @@ resistance)."""
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, ClassVar
+import statistics
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
 from cryolab.inputs import WholeNumber
-from cryolab.measurement import Flag, Point
 from cryolab.steps.base import (
     TAU_ESTIMATE_S,
     Fraction,
@@ -20,6 +20,9 @@ from cryolab.steps.base import (
     Step,
     StepContext,
 )
+
+if TYPE_CHECKING:  # the measurement layer loads the drivers; a sequence is checked without them
+    from cryolab.measurement import Point
 
 
 class LinearityCheck(Step):
@@ -44,38 +47,76 @@ class LinearityCheck(Step):
     def execute(self, ctx: StepContext) -> dict[str, Any]:
         acq = ctx.acq
         original_A = acq.requested_current_A  # the current asked for, not one derived from R
-        channel = _first_longitudinal(acq)
-        rhos = []
+        channels = longitudinal_channels(acq)
+        rhos: list[list[float]] = []  # per current, per channel
+        temperatures: list[float] = []
         for current_nA in self.currents_nA:
             ctx.excitation.set_current(current_nA * 1e-9)
             ctx.sleep(acq.settle_time_s(0.999))
-            values: list[float] = []
-
-            def done(point: Point, values: list[float] = values) -> bool:
-                reading = point.channels[channel]
-                if not reading.flags & Flag.OVERLOAD:
-                    values.append(reading.rho_ohm_sq)
-                return len(values) >= self.points
-
-            ctx.acquire_until(done, timeout_s=self.points * acq.interval_s * 5)
-            rhos.append(sum(values) / len(values) if values else math.nan)
+            rhos.append(mean_rho(ctx, channels, self.points, temperatures))
         ctx.excitation.set_current(original_A)
         ctx.sleep(acq.settle_time_s(0.999))
-        reference = rhos[0]
-        deviation = max(abs(r / reference - 1.0) for r in rhos) if reference else math.inf
-        linear = bool(deviation <= self.tolerance)
-        summary = ", ".join(f"{c:g} nA: {r:.5g} Ω/□" for c, r in zip(self.currents_nA, rhos,
-                                                                     strict=True))
-        if linear:
-            ctx.note(f"linear response ({summary}; max deviation {deviation:.2%})")
-        else:
-            ctx.note(f"linearity check failed: ρ differs by {deviation:.2%} (> "
-                     f"{self.tolerance:.0%}) — self-heating? ({summary})", "warning")
-        return {"currents_nA": list(self.currents_nA), "rho_ohm_sq": rhos,
-                "max_deviation": deviation, "linear": linear,
-                "channel": acq.channel_names[channel]}
+        T_K = statistics.median(temperatures) if temperatures else math.nan
+        results: dict[str, Any] = {"currents_nA": list(self.currents_nA)}
+        deviations = []
+        for j, channel in enumerate(channels):
+            plan = acq._plans[channel]
+            name = plan.spec.name
+            series = [r[j] for r in rhos]
+            reference = series[0]
+            off = [abs(r / reference - 1.0) if reference else math.inf for r in series]
+            deviation = max(off)
+            deviations.append(deviation)
+            summary = ", ".join(f"{c:g} nA: {r:.5g} Ω/□" for c, r in
+                                zip(self.currents_nA, series, strict=True))
+            results[f"rho_ohm_sq_{name}"] = series
+            if deviation <= self.tolerance:
+                ctx.note(f"{name}: linear response ({summary}; max deviation {deviation:.2%})")
+                continue
+            # the lowest current beyond the tolerance heats; so does any point at as much
+            # power per T⁵ (hot electrons: events.HeatingFound)
+            current_nA = min(c for c, d in zip(self.currents_nA, off, strict=True)
+                             if not d <= self.tolerance)
+            R_ohm = series[self.currents_nA.index(current_nA)] / plan.w_over_l
+            power_W = (current_nA * 1e-9) ** 2 * R_ohm
+            reason = (f"linearity check: ρ({name}) differs by {deviation:.2%} (> "
+                      f"{self.tolerance:.0%}) at {current_nA:g} nA, {T_K:.4g} K ({summary})")
+            ctx.note(f"{reason} — self-heating: points with I²R/T⁵ ≥ {power_W:.3g} W / "
+                     f"({T_K:.4g} K)⁵ are flagged 'heated'", "warning")
+            ctx.flag_heating(plan.source.name, power_W, T_K, reason)
+        linear = all(d <= self.tolerance for d in deviations)
+        results.update({"max_deviation": max(deviations), "linear": linear,
+                        "channel": acq.channel_names[channels[0]],
+                        "rho_ohm_sq": results[f"rho_ohm_sq_{acq.channel_names[channels[0]]}"],
+                        "T_K": T_K})
+        return results
 
 
-def _first_longitudinal(acq: Any) -> int:
-    kinds = [plan.spec.kind for plan in acq._plans]
-    return kinds.index("longitudinal") if "longitudinal" in kinds else 0
+def mean_rho(ctx: StepContext, channels: list[int], points: int,
+             temperatures: list[float] | None = None) -> list[float]:
+    """ρ of each of ``channels`` averaged over ``points`` points that did not overload (NaN
+    for a channel that had none before the time-out); each point's sample temperature is
+    appended to ``temperatures``."""
+    from cryolab.measurement import Flag  # the measurement layer loads when a step runs
+
+    acq = ctx.acq
+    values: list[list[float]] = [[] for _ in channels]
+
+    def done(point: Point) -> bool:
+        if temperatures is not None:
+            temperatures.append(point.T_sample_K)
+        for j, channel in enumerate(channels):
+            reading = point.channels[channel]
+            if not reading.flags & Flag.OVERLOAD:
+                values[j].append(reading.rho_ohm_sq)
+        return min(len(v) for v in values) >= points
+
+    ctx.acquire_until(done, timeout_s=points * acq.interval_s * 5)
+    return [sum(v[:points]) / len(v[:points]) if v else math.nan for v in values]
+
+
+def longitudinal_channels(acq: Any) -> list[int]:
+    """The channels whose ρ heating changes first: every longitudinal one."""
+    return [i for i, plan in enumerate(acq._plans) if plan.spec.kind == "longitudinal"] or [0]
+
+

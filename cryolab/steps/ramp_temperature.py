@@ -5,9 +5,8 @@ equilibrium with the mixing chamber."""
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from cryolab.measurement import Flag, Point
 from cryolab.steps.base import (
     MIN_TEMPERATURE_RATE_K_PER_MIN,
     STABILIZE_ESTIMATE_S,
@@ -19,6 +18,9 @@ from cryolab.steps.base import (
     Temperature,
     TemperatureRate,
 )
+
+if TYPE_CHECKING:  # the measurement layer loads the drivers; a sequence is checked without them
+    from cryolab.measurement import Point
 
 STABLE_FRACTION = 0.02  # a ramp's start and end count as reached within ±2 %
 STABLE_WINDOW_S = 60.0
@@ -54,6 +56,9 @@ class RampTemperature(Step):
         checker.temperature(f"{path}.to_K", self.to_K)
         checker.temperature_rate(f"{path}.rate_K_per_min", self.rate_K_per_min)
 
+    def visits(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return tuple(T for T in (self.from_K, self.to_K) if T is not None), ()
+
     def describe(self) -> str:
         start = f"from {self.from_K:g} K " if self.from_K else ""
         rate = "auto rate" if self.rate_K_per_min == "auto" else f"{self.rate_K_per_min:g} K/min"
@@ -80,17 +85,9 @@ class RampTemperature(Step):
         temperature.set_ramp(False, max_rate)
         temperature.set_setpoint(T_now)
         if self.from_K is not None and abs(T_now - self.from_K) > STABLE_FRACTION * self.from_K:
-            # even on the way to the start, never faster than the station allows
-            ctx.note(f"going to the start temperature {self.from_K:g} K at {max_rate:g} K/min")
-            temperature.set_ramp(True, max_rate)
-            temperature.set_setpoint(self.from_K)
-            travel_s = approach_duration_s(T_now, self.from_K, max_rate)
-            if not ctx.acquire_until(ctx.stable(self.from_K, STABLE_FRACTION, STABLE_WINDOW_S),
-                                     timeout_s=travel_s + START_TIMEOUT_S):
+            if not go_to_temperature(ctx, self.from_K, T_now, "the start temperature"):
                 ctx.note(f"did not settle at {self.from_K:g} K within 2 h; ramping anyway",
                          "warning")
-            temperature.set_ramp(False, max_rate)
-            temperature.set_setpoint(self.from_K)
             T_now = temperature.T_mc_K()
         governor = _RampGovernor(self, ctx, T_now)
         planned_s = ramp_duration_s(start, self.to_K, self.rate_K_per_min,
@@ -112,11 +109,30 @@ class RampTemperature(Step):
                 "slowdowns": governor.slowdowns}
 
 
+def go_to_temperature(ctx: StepContext, T_K: float, T_now: float, what: str) -> bool:
+    """Regulating already, setpoint at T_now: go to T_K at the station's fastest allowed
+    rate (never faster, even on the way), measuring, and wait until T is stable there.
+    Returns whether it settled; the setpoint is left at T_K with the ramp off."""
+    temperature, max_rate = ctx.temperature, ctx.limits.max_temperature_ramp_K_per_min
+    ctx.note(f"going to {what} {T_K:g} K at {max_rate:g} K/min")
+    temperature.set_ramp(True, max_rate)
+    temperature.set_setpoint(T_K)
+    travel_s = approach_duration_s(T_now, T_K, max_rate)
+    settled = ctx.acquire_until(ctx.stable(T_K, STABLE_FRACTION, STABLE_WINDOW_S),
+                                timeout_s=travel_s + START_TIMEOUT_S)
+    temperature.set_ramp(False, max_rate)
+    temperature.set_setpoint(T_K)
+    return settled
+
+
 class _RampGovernor:
     """The ramp's rate as it goes: ``auto`` follows T; a sample out of equilibrium for
     ``slow_down_after_points`` points in a row halves it (at most MAX_SLOWDOWNS times)."""
 
     def __init__(self, step: RampTemperature, ctx: StepContext, T_K: float) -> None:
+        from cryolab.measurement import Flag
+
+        self.mismatch_bit = int(Flag.THERMAL_MISMATCH)
         self.step, self.ctx = step, ctx
         self.auto = step.rate_K_per_min == "auto"
         self.factor = 1.0
@@ -139,7 +155,7 @@ class _RampGovernor:
     def on_point(self, point: Point) -> None:
         ctx, settings = self.ctx, self.ctx.settings
         T = point.T_mc_K
-        self.streak = self.streak + 1 if point.flags & Flag.THERMAL_MISMATCH else 0
+        self.streak = self.streak + 1 if point.flags & self.mismatch_bit else 0
         if self.streak >= settings.slow_down_after_points and self.ramping:
             if self.slowdowns < MAX_SLOWDOWNS:
                 self.factor /= 2

@@ -27,6 +27,9 @@ class SetField(Step):
         checker.field_rate(f"{path}.rate_Oe_per_s", self.rate_Oe_per_s)
         checker.field(f"{path}.field_Oe", self.field_Oe)
 
+    def visits(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return (), (self.field_Oe,)
+
     def describe(self) -> str:
         rate = f" at {self.rate_Oe_per_s:g} Oe/s" if self.rate_Oe_per_s else ""
         return f"field to {self.field_Oe:g} Oe{rate}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import cmath
 import math
 
+from cryolab.sim.lockin import SR830_INPUT, LockinInput
 from cryolab.sim.protocol import (
     Row,
     Stored,
@@ -78,9 +79,11 @@ class SR830Device(TableDevice):
     reply_terminator = "\n"
 
     def __init__(self, world: World, name: str = "lockin", *, sample: str | None = None,
-                 measures: str = "xx", driven_by: str | None = None) -> None:
+                 measures: str = "xx", driven_by: str | None = None,
+                 input_stage: LockinInput = SR830_INPUT) -> None:
         super().__init__(world, name)
-        self.lk = world.add_lockin(name, sample=sample, measures=measures, driven_by=driven_by)
+        self.lk = world.add_lockin(name, sample=sample, measures=measures, driven_by=driven_by,
+                                   input_stage=input_stage)
         self.reset()
 
     def reset(self) -> None:

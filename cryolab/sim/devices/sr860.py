@@ -17,6 +17,7 @@ import cmath
 import math
 
 from cryolab.sim.devices.sr830 import Register
+from cryolab.sim.lockin import SR830_INPUT, LockinInput
 from cryolab.sim.protocol import (
     Indexed,
     Row,
@@ -75,9 +76,11 @@ class SR860Device(TableDevice):
     max_frequency_Hz = 500e3  # 2 MHz on the SR865
 
     def __init__(self, world: World, name: str = "lockin", *, sample: str | None = None,
-                 measures: str = "xx", driven_by: str | None = None) -> None:
+                 measures: str = "xx", driven_by: str | None = None,
+                 input_stage: LockinInput = SR830_INPUT) -> None:
         super().__init__(world, name)
-        self.lk = world.add_lockin(name, sample=sample, measures=measures, driven_by=driven_by)
+        self.lk = world.add_lockin(name, sample=sample, measures=measures, driven_by=driven_by,
+                                   input_stage=input_stage)
         self.reset()
 
     def reset(self) -> None:
@@ -155,9 +158,10 @@ class SR860Device(TableDevice):
         """OUTP?, SNAP?, SNAPD? parameters by code, taken at one instant."""
         z = self.output()
         s = self.lk.settings
+        noise_V = self.lk.noise_rms_V()
         table = {
             X: z.real, Y: z.imag, R: abs(z), THETA: math.degrees(cmath.phase(z)),
-            8: s.noise_rms_V, 9: s.noise_rms_V,  # X, Y noise: the output noise's rms
+            8: noise_V, 9: noise_V,  # X, Y noise: the output noise's rms
             10: self.aux_out[0], 11: self.aux_out[1], 12: s.phase_deg, 13: s.amplitude_V,
             14: self.stored["SOFF"], 15: s.frequency_Hz, 16: self.external_frequency_Hz(),
         }
