@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from cryolab.measurement import Point
+from cryolab.measurement import Flag, Point
 
 #: the value of the root attribute ``cryolab_layout``; files without it are older layouts
 LAYOUT = 2
@@ -57,8 +57,9 @@ STEP_COLUMNS: list[tuple[str, str, str, str]] = [
     ("step", "i4", "1", "row of /entry/steps: the executed step the point belongs to"),
     ("step_index", "i4", "1", "position of the step in the plan"),
 ]
-FLAG_MEANINGS = "thermal_mismatch overload not_settled phase instrument_fault"
-FLAG_MASKS = [1, 2, 4, 8, 16]
+#: the flag bits (measurement.Flag) as CF's flag_masks / flag_meanings of every flags column
+FLAG_MASKS = [int(f) for f in Flag]
+FLAG_MEANINGS = " ".join(f.name.lower() for f in Flag)
 #: bit of a flags column that only a row whose data never reached the disk carries
 UNWRITTEN_FLAG = 0x8000
 

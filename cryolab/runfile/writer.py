@@ -36,6 +36,7 @@ from cryolab.events import (
     Event,
     FaultOccurred,
     FitUpdated,
+    HeatingFound,
     Note,
     RunEnded,
     RunStarted,
@@ -44,7 +45,7 @@ from cryolab.events import (
     StepStarted,
     SummaryUpdated,
 )
-from cryolab.measurement import Point
+from cryolab.measurement import Flag, Point
 from cryolab.runfile.diskspace import Reserve, rescue_open_file
 from cryolab.runfile.lock import WriterLock
 from cryolab.runfile.repair import clear_write_flag
@@ -78,6 +79,7 @@ from cryolab.runfile.schema import (
 )
 
 log = logging.getLogger(__name__)
+HEATED = int(Flag.HEATED)
 #: the tables a write error cuts back to their last flushed length
 APPENDED_TABLES = ("events", "faults", "alarms", "segments", "steps", "fits")
 FLUSH_INTERVAL_S = 0.5  # pending rows older than this are written and flushed
@@ -238,6 +240,8 @@ class RunWriter:
         else:
             self.file = h5py.File(self.path, "w-", libver="latest", **CHUNK_CACHE)
             create_layout(self.file, attrs, self.channels)
+        kinds = _channel_kinds(dict(self.file.attrs), self.channels)
+        self._kinds = {c: kinds.get(c, "longitudinal") for c in self.channels}
         data = self.file[DATA]
         missing = [n for n in self._dtype.names if n not in data]
         if missing:
@@ -319,9 +323,38 @@ class RunWriter:
             self._write_fit(event)
         elif isinstance(event, SummaryUpdated):
             self._write_summary(event)
+        elif isinstance(event, HeatingFound):
+            self._mark_heated(event)
         elif isinstance(event, RunStateChanged):
             self._notes.append((event.time, -1, "info", f"state: {event.state}"
                                 + (f" ({event.reason})" if event.reason else "")))
+
+    def _mark_heated(self, event: HeatingFound) -> None:
+        """A linearity check found self-heating on a current path: the path's points already
+        in the file at or beyond its P/T⁵ (P = I²R of the path's longitudinal channel, T the
+        sample's) are heated too — flagged HEATED and not valid, as the acquisition flags the
+        points it takes from now on (events.HeatingFound)."""
+        self._write_rows()
+        n = self._n
+        path = [c for c in event.channels if c in self.channels]
+        longitudinal = [c for c in path if self._kinds.get(c) == "longitudinal"]
+        if n == 0 or not longitudinal or not event.T_K > 0:
+            return
+        data = self.file[DATA]
+        I = data[f"{longitudinal[0]}_current_A"][:n]
+        R = data[f"{longitudinal[0]}_R_ohm"][:n]
+        T = data["T_sample_K"][:n]
+        with np.errstate(invalid="ignore", over="ignore"):
+            heated = event.power_W / event.T_K**5 * T**5 <= I * I * R
+        for channel in path:
+            flags = data[f"{channel}_flags"][:n]
+            marked = np.where(heated, flags | HEATED, flags).astype(flags.dtype)
+            changed = np.flatnonzero(marked != flags)
+            if len(changed):
+                lo, hi = int(changed[0]), int(changed[-1]) + 1
+                data[f"{channel}_flags"][lo:hi] = marked[lo:hi]
+                data[f"{channel}_valid"][lo:hi] = marked[lo:hi] == 0
+        self._flush()
 
     # ------------------------------------------------------------------ write errors
     def _fail(self, exc: BaseException) -> StorageError:
