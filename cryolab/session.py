@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
+import numpy as np
 from pydantic import ValidationError
 
 from cryolab.analysis.live import LiveFitter
@@ -34,6 +35,7 @@ from cryolab.runfile import (
     WriterLock,
     clear_write_flag,
     steps_completed,
+    upgrade_layout,
 )
 from cryolab.runfile.diskspace import (
     DiskSpaceInterlock,
@@ -42,6 +44,7 @@ from cryolab.runfile.diskspace import (
     estimate_points,
     estimate_run_bytes,
 )
+from cryolab.runfile.schema import ENTRY
 from cryolab.runner import Runner
 from cryolab.runspec import RunSpec, validate  # noqa: F401 (validate: re-exported, light)
 from cryolab.sequence import (
@@ -359,6 +362,9 @@ def _read_resume_plan(path: Path, speed: float | None, lock: WriterLock) -> Resu
                                   f"{source} (attribute 'sequence')", station)
     plan = make_plan(sequence, station)
     start = next((i for i in range(len(plan)) if i not in done), len(plan))
+    if start == len(plan):  # stopped after its last step ended, before the run did
+        raise InputError(source, [f"every step of this run is completed (its status is "
+                                  f"{status!r}); nothing to resume"])
     spec = RunSpec(sequence, sequence_text, str(attrs.get("sequence_source", source)),  # type: ignore[arg-type]
                    station, simulated, speed if speed is not None else stored_speed,  # type: ignore[arg-type]
                    seed, preset, texts)  # type: ignore[arg-type]
@@ -369,17 +375,27 @@ def _read_resume_plan(path: Path, speed: float | None, lock: WriterLock) -> Resu
 
 
 def mark_interrupted(path: str | Path) -> None:
-    """Before appending: the run and any step still 'running' were interrupted."""
+    """Before appending: the run and any step or segment still 'running' were interrupted.
+
+    A file of an older layout is converted to the columnar one first (its original is kept
+    beside it, ``cryolab.runfile.upgrade_layout``), so the resumed run appends to one layout.
+    """
     clear_write_flag(path)
+    upgraded = upgrade_layout(path)
+    if upgraded is not None:
+        log.info("%s was converted to the columnar layout to be resumed; the original is %s",
+                 path, upgraded)
     with h5py.File(path, "r+", libver="latest") as f:
         if f.attrs.get("status") in ("running", b"running"):
             f.attrs["status"] = "interrupted"
-        for group in f["steps"].values():
-            if group.attrs.get("status") in ("running", b"running"):
-                group.attrs["status"] = "interrupted"
-        seg = f["segments"]
-        for i in range(seg.shape[0]):
-            if seg[i]["end_status"] in (b"running",):
-                row = seg[i]
-                seg[i] = (row["started_s"], row["ended_s"], row["first_step"], b"interrupted",
-                          "the process stopped without ending the run")
+        entry = f[ENTRY]
+        for name, column, reason in (("steps", "status", None),
+                                     ("segments", "end_status",
+                                      "the process stopped without ending the run")):
+            table = entry[name]
+            for i in np.flatnonzero(table[column] == b"running") if table.shape[0] else ():
+                row = table[i]
+                row[column] = b"interrupted"
+                if reason is not None:
+                    row["reason"] = reason.encode()
+                table[i] = row

@@ -15,7 +15,8 @@ from cryolab.runfile import RunFile, clear_write_flag
 from cryolab.sequence import format_duration, make_plan, sequence_from_text
 from cryolab.station import load_station
 
-SPEED = 400.0  # simulated seconds per wall second: the sweep below takes ~10 s of wall time
+SPEED = 400.0  # simulated seconds per wall second: the sweep below takes ~15 s of wall time,
+#: so the last kill (900 points) comes well before its end even on a loaded machine
 SEQUENCE = """
 name: kill test
 simulation: {preset: S1}
@@ -24,7 +25,7 @@ steps:
   - field_sweep:
       fields_Oe: [100, 400]
       rate_Oe_per_s: 10
-      ramp: {from_K: 0.07, to_K: 0.4}
+      ramp: {from_K: 0.07, to_K: 0.6}
 """
 
 
@@ -85,6 +86,9 @@ def test_a_killed_run_leaves_a_readable_file_that_resume_completes(tmp_path, kil
         points = run.points()
         assert len(points) >= seen  # nothing that was on the disk is lost
         assert np.all(np.diff(points["time_s"]) > 0)
+        # every row kept was written whole, in every column (the columns are flushed together)
+        for name in ("xx_x_V", "xx_frequency_Hz", "field_Oe"):
+            assert np.isfinite(points[name]).all(), name
 
     result = cryolab("resume", str(path), "--speed", "max")
     assert result.returncode == 0, result.stderr
@@ -160,7 +164,7 @@ def test_clearing_the_write_flag_of_a_killed_file(tmp_path):
         h5py.File(path, "r")  # what a colleague's plain h5py call meets
     assert clear_write_flag(path) is True
     with h5py.File(path, "r") as f:
-        assert "steps" in f
+        assert f["entry/data/time_s"].shape[0] > 0
 
 
 def test_resume_refuses_a_file_that_is_still_being_written(tmp_path):

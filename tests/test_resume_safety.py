@@ -132,3 +132,15 @@ def test_a_valid_aborted_run_resumes_to_the_end(aborted_run, capsys):
         assert run.status == "completed"
         assert [s["end_status"] for s in run.segments()] == ["aborted", "completed"]
     assert not Path(str(aborted_run) + ".lock").exists()
+
+
+def test_a_run_stopped_after_its_last_step_has_nothing_to_resume(tmp_path, capsys, request):
+    """Aborted between its last step's end and the run's (a SIGINT at the very end): every
+    step is completed, so resume says so rather than starting past the plan."""
+    seq = tmp_path / "seq.yaml"
+    seq.write_text(SEQUENCE)
+    assert main(["run", str(seq), "--sim", "--speed", "max", "--out", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("*.h5")
+    set_attr(path, "status", "aborted")
+    request.getfixturevalue("nothing_may_start")
+    assert "every step of this run is completed" in resume_refused(capsys, path)

@@ -69,6 +69,11 @@ def test_a_hall_bar_run_writes_both_channels_on_one_current(tmp_path):
         points = run.points()
         fitted = [step.name for step in run.steps() if run.fit(step.name, "xx") is not None]
         assert fitted and all(run.fit(name, "xy") is None for name in fitted)
+        # ρ_xx is a sheet resistance, ρ_xy a resistance: each column says so
+        dataset = run.xarray()
+        assert dataset["xx_rho_ohm_sq"].attrs["units"] == "ohm/sq"
+        assert dataset["xy_rho_ohm_sq"].attrs["units"] == "ohm"
+        assert run.file["entry/data"].attrs["signal"] == "xx_rho_ohm_sq"
     for H in (300, -300):
         assert len(valid(points, "xx", H)) > 20 and len(valid(points, "xy", H)) > 20
     # ρ_xx is even in H; ρ_xy is the station's twin's R_H·B (2000 Ω/T × 0.03 T = 60 Ω, odd)

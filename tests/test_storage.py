@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from cryolab.cli import main
-from cryolab.events import Note, RunEnded, RunStarted, StepEnded, StepStarted
-from cryolab.measurement import ChannelReading, Point
+from cryolab.events import HeatingFound, Note, RunEnded, RunStarted, StepEnded, StepStarted
+from cryolab.measurement import ChannelReading, Flag, Point
 from cryolab.runfile import RunFile, RunFileError, RunWriter, clear_write_flag, export_csv
-from cryolab.runfile.schema import point_dtype, point_row
+from cryolab.runfile.schema import point_dtype, point_row, stored_dtype
 from cryolab.sequence import Measure, PlannedStep, SetField
 
 PLAN = [PlannedStep(0, SetField(field_Oe=100.0), 40.0), PlannedStep(1, Measure(points=5), 15.0)]
@@ -61,13 +61,39 @@ def test_hdf5_round_trip(tmp_path):
         assert steps[1].attrs["result_linear"] is True
         assert steps[1].attrs["result_values"] == [1.0, 2.0]
         points = run.points("001_measure")
-        assert points.dtype == point_dtype(["xx"])
-        assert np.array_equal(points, np.array([point_row(p) for p in data],
-                                               dtype=point_dtype(["xx"])))
+        assert points.dtype == stored_dtype(["xx"])
+        expected = np.array([point_row(p) for p in data], dtype=point_dtype(["xx"]))
+        assert np.array_equal(points[list(expected.dtype.names)], expected)
+        assert set(points["step"]) == {1} and set(points["step_index"]) == {1}
+        assert len(run.points(0)) == 0 and len(run.points()) == 5000
         frame = run.dataframe()
-        assert len(frame) == 5000 and set(frame["step"]) == {"001_measure"}
+        assert len(frame) == 5000 and set(frame["step"]) == {1}
+        assert frame.attrs["units"]["xx_rho_ohm_sq"] == "ohm/sq"
         assert run.events()[0]["text"] == "sample out of equilibrium"
         assert run.segments()[0]["end_status"] == "completed"
+
+
+def test_heating_found_marks_the_points_already_written(tmp_path):
+    """A linearity check finds heating at I²R = 5e-10² · 4500 W and 0.1 K: the points in the
+    file with I²R/T⁵ at or beyond that are flagged HEATED and not valid, the others untouched."""
+    path = tmp_path / "run.h5"
+    writer, data = write_run(path, n_points=5000, close=False)
+    writer(HeatingFound(2e4, 1, "lockin", ("xx",), 5e-10**2 * 4500.0, 0.1, "linearity check"))
+    writer(StepEnded(2e4, 1, "completed"))
+    writer(RunEnded(2e4, "completed"))
+    writer.close()
+    before = np.array([p.channels[0].flags for p in data])
+    R = np.array([p.channels[0].R_ohm for p in data])
+    T = np.array([p.T_sample_K for p in data])
+    heated = (T == 0.1) & (R >= 4500.0)  # at 0.12 K the bound is 1.2⁵ times higher: none
+    with RunFile(path) as run:
+        points = run.points()
+        assert run.file["entry/data/xx_flags"].attrs["flag_masks"][-1] == Flag.HEATED
+    assert 1000 < heated.sum() < 2500
+    np.testing.assert_array_equal(points["xx_flags"], np.where(heated, before | Flag.HEATED,
+                                                               before))
+    np.testing.assert_array_equal(points["xx_valid"], points["xx_flags"] == 0)
+    assert not points["xx_valid"][heated].any()
 
 
 def test_csv_export_has_every_point(tmp_path):
@@ -75,7 +101,7 @@ def test_csv_export_has_every_point(tmp_path):
     write_run(path, 300)
     assert main(["export", str(path), "--csv", str(tmp_path / "csv")]) == 0
     lines = (tmp_path / "csv" / "points.csv").read_text().splitlines()
-    assert len(lines) == 301 and lines[0].startswith("step,time_s,T_mc_K")
+    assert len(lines) == 301 and lines[0].startswith("step,step_index,time_s,T_mc_K")
     assert len((tmp_path / "csv" / "steps.csv").read_text().splitlines()) == 3
     assert export_csv(path, tmp_path / "again")[0].name == "points.csv"
 
