@@ -28,8 +28,8 @@ def export_csv(path: str | Path, out_dir: str | Path) -> list[Path]:
         for name, rows in (("events", run.events()), ("segments", run.segments())):
             with open(out / f"{name}.csv", "w", newline="") as f:
                 keys = list(rows[0]) if rows else []
-                w = csv.DictWriter(f, fieldnames=keys)
-                w.writeheader()
-                w.writerows(rows)
+                table = csv.DictWriter(f, fieldnames=keys)
+                table.writeheader()
+                table.writerows(rows)
             written.append(out / f"{name}.csv")
     return written

@@ -265,8 +265,8 @@ class RunFile:
         """The written rows of the stored columns (all, or ``names``), of one step or all."""
         if self.layout != LAYOUT:
             points = self._legacy_points(step)
-            return {n: points[n] for n in (names or points.dtype.names)}
-        stored = stored_dtype(self.channel_names).names
+            return {n: points[n] for n in (names or points.dtype.names or ())}
+        stored = stored_dtype(self.channel_names).names or ()
         wanted = list(names) if names is not None else list(stored)
         checks = ["time_s", "step"] + [n for n in stored if n.endswith("flags")]
         column = self._column
@@ -326,8 +326,8 @@ class RunFile:
             part = np.empty(len(data), dtype=dtype)
             part["step"] = row
             part["step_index"] = int(group.attrs.get("index", -1))
-            for field in data.dtype.names:
-                if field in dtype.names:
+            for field in data.dtype.names or ():
+                if field in (dtype.names or ()):
                     part[field] = data[field]
             parts.append(part)
         return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
@@ -338,7 +338,7 @@ class RunFile:
         columns = self._columns(step=step)
         dtype = stored_dtype(self.channel_names)
         out = np.empty(len(columns["time_s"]), dtype=dtype)
-        for name in dtype.names:
+        for name in dtype.names or ():
             out[name] = columns[name]
         return out
 
@@ -454,10 +454,10 @@ class RunFile:
             if table not in self.file:
                 return None
             attrs = self.file[group].attrs if group in self.file else {}
-            results = {k: _decode(v) for k, v in attrs.items()}
-            if isinstance(results.get("notes"), str):
-                results["notes"] = _json(results["notes"])
-            return SummaryRecord(self.file[table][()], results)
+            legacy = {k: _decode(v) for k, v in attrs.items()}
+            if isinstance(legacy.get("notes"), str):
+                legacy["notes"] = _json(legacy["notes"])
+            return SummaryRecord(self.file[table][()], legacy)
         entry = self.file[ENTRY]
         name = f"summary_{channel}"
         if name not in entry or entry[name].shape[0] == 0:
@@ -519,7 +519,7 @@ def open_runs(paths: Iterable[str | Path], chunks: int | None = None):
         with RunFile(path) as run:
             columnar = run.layout == LAYOUT and run.status != "running"
             eager = None if columnar else run.xarray()
-        if columnar:
+        if eager is None:
             ds = xr.open_dataset(path, engine="h5netcdf", group=DATA, phony_dims="sort",
                                  chunks={"point": chunks or -1})
         else:

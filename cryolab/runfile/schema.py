@@ -59,7 +59,7 @@ STEP_COLUMNS: list[tuple[str, str, str, str]] = [
 ]
 #: the flag bits (measurement.Flag) as CF's flag_masks / flag_meanings of every flags column
 FLAG_MASKS = [int(f) for f in Flag]
-FLAG_MEANINGS = " ".join(f.name.lower() for f in Flag)
+FLAG_MEANINGS = " ".join((f.name or "").lower() for f in Flag)
 #: bit of a flags column that only a row whose data never reached the disk carries
 UNWRITTEN_FLAG = 0x8000
 
@@ -73,9 +73,9 @@ def point_dtype(channels: Sequence[str]) -> np.dtype:
 
 def stored_dtype(channels: Sequence[str]) -> np.dtype:
     """Every column of the points as the file stores them: step columns first."""
-    return np.dtype([(name, dtype) for name, dtype, *_ in STEP_COLUMNS]
-                    + [(name, point_dtype(channels)[name]) for name in
-                       point_dtype(channels).names])
+    point = point_dtype(channels)
+    return np.dtype([(name, np.dtype(dtype)) for name, dtype, *_ in STEP_COLUMNS]
+                    + [(name, point[name]) for name in point.names or ()])
 
 
 def record_dtype(channels: Sequence[str]) -> np.dtype:

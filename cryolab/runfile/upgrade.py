@@ -45,7 +45,7 @@ _OWN_ATTRS = ("NX_class", "default", "cryolab_layout", "creator", "file_time", "
 def _rows(records: list[dict[str, Any]], dtype: np.dtype) -> np.ndarray:
     out = np.zeros(len(records), dtype=dtype)
     for i, record in enumerate(records):
-        for name in dtype.names:
+        for name in dtype.names or ():
             value = record.get(name)
             if dtype[name].kind == "S":
                 out[i][name] = text(str(value if value is not None else ""),
@@ -96,7 +96,7 @@ def upgrade_layout(path: str | Path) -> Path | None:
             f.attrs["upgraded_from"] = LAYOUT_NAMES[layout]
             f.attrs["upgraded_by"] = f"cryolab {__version__}"
             data = f[DATA]
-            for name in points.dtype.names:
+            for name in points.dtype.names or ():
                 _append(data[name], points[name])
             entry = f[ENTRY]
             firsts = np.searchsorted(points["step"], np.arange(len(steps)))
@@ -118,7 +118,7 @@ def upgrade_layout(path: str | Path) -> Path | None:
             for name, dtype in (("events", EVENT_DTYPE), ("alarms", ALARM_DTYPE),
                                 ("faults", FAULT_DTYPE), ("segments", SEGMENT_DTYPE)):
                 _append(entry[name], _rows(tables[name], dtype))
-            fit_rows = [{**{k: v for k, v in fit.items() if k in FIT_DTYPE.names},
+            fit_rows = [{**{k: v for k, v in fit.items() if k in (FIT_DTYPE.names or ())},
                          "step": row, "step_index": s.index, "channel": ch}
                         for row, s, ch, fit in fits if fit]
             for record in fit_rows:

@@ -175,8 +175,8 @@ def create_layout(file: h5py.File, attrs: dict[str, Any], channels: list[str]) -
         if name.endswith("flags"):
             column.attrs["flag_masks"] = np.array(FLAG_MASKS, dtype="u2")
             column.attrs["flag_meanings"] = FLAG_MEANINGS
-    for name, (dtype, chunk, table_units) in TABLES.items():
-        table = entry.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dtype,
+    for name, (table_dtype, chunk, table_units) in TABLES.items():
+        table = entry.create_dataset(name, shape=(0,), maxshape=(None,), dtype=table_dtype,
                                      chunks=(chunk,))
         table.attrs["column_units"] = json.dumps(table_units)
     from cryolab.analysis.summary import SUMMARY_DTYPE  # the analysis owns its table
@@ -243,12 +243,13 @@ class RunWriter:
         kinds = _channel_kinds(dict(self.file.attrs), self.channels)
         self._kinds = {c: kinds.get(c, "longitudinal") for c in self.channels}
         data = self.file[DATA]
-        missing = [n for n in self._dtype.names if n not in data]
+        names = self._dtype.names or ()
+        missing = [n for n in names if n not in data]
         if missing:
             self.file.close()
             raise RunFileError(f"{self.path}: its channels differ from the station's "
                                f"(no column {', '.join(missing)})")
-        self._columns = [(name, data[name]) for name in self._dtype.names]
+        self._columns = [(name, data[name]) for name in names]
         entry = self.file[ENTRY]
         self._tables = {name: entry[name] for name in (*APPENDED_TABLES, "summary_results")}
         _bound_metadata_cache(self.file)
