@@ -158,6 +158,21 @@ steps:
         assert warm.attrs["result_linear"] is True
         assert any("self-heating" in e["text"] and e["level"] == "warning"
                    for e in run_file.events())
+        # the heating found at 60 mK marks the points it reached: in the cold check, those at
+        # 1 nA (and 0.3 nA where it heats as much) are 'heated' and not valid, those at 0.1 nA
+        # are not; the warm ramp's and the warm check's points at 0.1 nA are not either
+        points = run_file.points()
+    heated = (points["xx_flags"] & Flag.HEATED) > 0
+    assert not np.any(points["xx_valid"] & heated)
+    cold = points[points["step_index"] == 3]
+    # (a reading taken while the lock-in overloaded has no R to judge; it is invalid anyway)
+    at_1nA = (np.abs(cold["xx_current_A"] - 1e-9) < 0.05e-9) & ~(cold["xx_flags"] & Flag.OVERLOAD
+                                                                 ).astype(bool)
+    at_01nA = np.abs(cold["xx_current_A"] - 0.1e-9) < 0.01e-9
+    assert (cold["xx_flags"][at_1nA] & Flag.HEATED).all()
+    assert not (cold["xx_flags"][at_01nA] & Flag.HEATED).any()
+    warm_ramp = points[points["step_index"] == 4]
+    assert not ((warm_ramp["xx_flags"] & Flag.HEATED) > 0)[warm_ramp["T_sample_K"] > 0.1].any()
 
 
 class At:

@@ -49,13 +49,15 @@ class LinearityCheck(Step):
         original_A = acq.requested_current_A  # the current asked for, not one derived from R
         channels = longitudinal_channels(acq)
         rhos: list[list[float]] = []  # per current, per channel
-        temperatures: list[float] = []
+        taken: list[list[Point]] = []  # per current, the points averaged
         for current_nA in self.currents_nA:
             ctx.excitation.set_current(current_nA * 1e-9)
             ctx.sleep(acq.settle_time_s(0.999))
-            rhos.append(mean_rho(ctx, channels, self.points, temperatures))
+            taken.append([])
+            rhos.append(mean_rho(ctx, channels, self.points, taken[-1]))
         ctx.excitation.set_current(original_A)
         ctx.sleep(acq.settle_time_s(0.999))
+        temperatures = [p.T_sample_K for points in taken for p in points]
         T_K = statistics.median(temperatures) if temperatures else math.nan
         results: dict[str, Any] = {"currents_nA": list(self.currents_nA)}
         deviations = []
@@ -73,17 +75,22 @@ class LinearityCheck(Step):
             if deviation <= self.tolerance:
                 ctx.note(f"{name}: linear response ({summary}; max deviation {deviation:.2%})")
                 continue
-            # the lowest current beyond the tolerance heats; so does any point at as much
-            # power per T⁵ (hot electrons: events.HeatingFound)
+            # the lowest current beyond the tolerance heats; so does any point heated as much
+            # as the least heated point taken at it: at least its I²R/T⁵ (hot electrons,
+            # events.HeatingFound)
             current_nA = min(c for c, d in zip(self.currents_nA, off, strict=True)
                              if not d <= self.tolerance)
-            R_ohm = series[self.currents_nA.index(current_nA)] / plan.w_over_l
-            power_W = (current_nA * 1e-9) ** 2 * R_ohm
+            at = taken[self.currents_nA.index(current_nA)]
+            least = min((p for p in at if p.T_sample_K > 0),
+                        key=lambda p: p.channels[channel].current_A ** 2
+                        * p.channels[channel].R_ohm / p.T_sample_K ** 5)
+            power_W = least.channels[channel].current_A ** 2 * least.channels[channel].R_ohm
+            T_heated = least.T_sample_K
             reason = (f"linearity check: ρ({name}) differs by {deviation:.2%} (> "
                       f"{self.tolerance:.0%}) at {current_nA:g} nA, {T_K:.4g} K ({summary})")
             ctx.note(f"{reason} — self-heating: points with I²R/T⁵ ≥ {power_W:.3g} W / "
-                     f"({T_K:.4g} K)⁵ are flagged 'heated'", "warning")
-            ctx.flag_heating(plan.source.name, power_W, T_K, reason)
+                     f"({T_heated:.4g} K)⁵ are flagged 'heated'", "warning")
+            ctx.flag_heating(plan.source.name, power_W, T_heated, reason)
         linear = all(d <= self.tolerance for d in deviations)
         results.update({"max_deviation": max(deviations), "linear": linear,
                         "channel": acq.channel_names[channels[0]],
@@ -93,22 +100,25 @@ class LinearityCheck(Step):
 
 
 def mean_rho(ctx: StepContext, channels: list[int], points: int,
-             temperatures: list[float] | None = None) -> list[float]:
+             taken: list[Point] | None = None) -> list[float]:
     """ρ of each of ``channels`` averaged over ``points`` points that did not overload (NaN
-    for a channel that had none before the time-out); each point's sample temperature is
-    appended to ``temperatures``."""
+    for a channel that had none before the time-out); the points that did not overload are
+    appended to ``taken``."""
     from cryolab.measurement import Flag  # the measurement layer loads when a step runs
 
     acq = ctx.acq
     values: list[list[float]] = [[] for _ in channels]
 
     def done(point: Point) -> bool:
-        if temperatures is not None:
-            temperatures.append(point.T_sample_K)
+        clean = True
         for j, channel in enumerate(channels):
             reading = point.channels[channel]
             if not reading.flags & Flag.OVERLOAD:
                 values[j].append(reading.rho_ohm_sq)
+            else:
+                clean = False
+        if clean and taken is not None:
+            taken.append(point)
         return min(len(v) for v in values) >= points
 
     ctx.acquire_until(done, timeout_s=points * acq.interval_s * 5)
