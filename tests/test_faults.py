@@ -78,9 +78,21 @@ def test_transient_faults_are_survived_recorded_and_flagged(tmp_path, kind):
         extra = retries - wanted
         expected_kind = {"timeout": "timeout", "garbled": "garbled",
                          "disconnect": "timeout"}[kind]  # a dropped socket reads as silence
-        by_key = {(f["instrument"], round(f["time_s"], 6)): f["kind"] for f in recorded}
-        assert all(by_key[k] == expected_kind for k in wanted)
-        assert all(by_key[k] == "timeout" for k in extra)
+        # per (instrument, time), the kinds recorded: the injected ones are there, and
+        # whatever else is there (a genuine timeout at the same moment) is a timeout
+        kinds: dict[tuple[str, float], Counter] = {}
+        for f in recorded:
+            if f["action"] == "retry":
+                kinds.setdefault((f["instrument"], round(f["time_s"], 6)), Counter())[
+                    f["kind"]] += 1
+        for key, n in wanted.items():
+            assert kinds[key][expected_kind] >= n, (key, kinds[key])
+        for key, found in kinds.items():
+            others = found - Counter({expected_kind: wanted.get(key, 0)})
+            assert set(others) <= {"timeout"}, (key, found)
+        assert sum(extra.values()) == sum(
+            (found - Counter({expected_kind: wanted.get(key, 0)})).total()
+            for key, found in kinds.items())
         assert all(np.isfinite(f["time_s"]) for f in recorded)
         points = run.points()
         flagged = points[(points["point_flags"] & Flag.INSTRUMENT_FAULT) > 0]
