@@ -94,6 +94,15 @@ class VirtualClock:
         """Call ``callback`` before every jump (e.g. to make sure instruments have caught up)."""
         self._before_jump.append(callback)
 
+    def replace_before_jump(self, old: Callable[[], None], new: Callable[[], None]) -> bool:
+        """Put ``new`` where ``old`` was (a run's guarded station in place of the bare one);
+        False if ``old`` was not registered."""
+        for i, callback in enumerate(self._before_jump):
+            if callback == old:
+                self._before_jump[i] = new
+                return True
+        return False
+
     def now(self) -> float:
         return self._t
 

@@ -11,7 +11,7 @@ import h5py
 import pytest
 
 from cryolab.clock import VirtualClock
-from cryolab.events import RunEnded, StepEnded
+from cryolab.events import FaultOccurred, RunEnded, StepEnded
 from cryolab.measurement import Point
 from cryolab.runner import Runner
 from cryolab.sequence import sequence_from_text
@@ -96,3 +96,31 @@ def test_the_stand_in_magnet_refuses_what_the_station_forbids():
     with pytest.raises(ValueError, match="beyond"):
         station.magnet.start_ramp(limit + 1, 1.0)
     assert station.magnet.field_Oe == 0.0
+
+
+def test_a_fault_met_while_confirming_writes_before_a_jump_is_reported(no_sockets_no_files):
+    """Before each jump of the virtual clock the instruments confirm their writes (*OPC?);
+    during a run that goes through the run's fault guards, so a fault met there is reported
+    like any other — and afterwards the clock calls the bare station again."""
+    config = load_station()
+    station = instant_station(config, T_base_K=0.03, R_xx_ohm=3.0e4)
+    clock = VirtualClock(start=1.8e9)
+    clock.before_jump(station.confirm_writes)  # as a session's bench does
+    bridge = station.instruments[config.bridge_name]
+    calls = {"n": 0}
+    original = bridge.confirm
+
+    def confirm_once_silent() -> None:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise TimeoutError("no answer to *OPC?")
+        original()
+
+    bridge.confirm = confirm_once_silent
+    events: list = []
+    runner = Runner(station, sequence_from_text(SEQUENCE, station=config), clock,
+                    [events.append])
+    assert runner.run() == "completed"
+    reports = [e.report for e in events if isinstance(e, FaultOccurred)]
+    assert [(r.instrument, r.action) for r in reports] == [(config.bridge_name, "confirm")]
+    assert clock._before_jump == [station.confirm_writes]

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from cryolab.clock import Clock
+from cryolab.clock import Clock, VirtualClock
 from cryolab.events import (
     Alarm,
     AlarmKind,
@@ -93,6 +93,7 @@ class Engine:
         #: the station as this run sees it: every call through a fault guard (the station
         #: itself is not changed, so whoever else holds it keeps the bare instruments)
         self.station = station.guarded(self.faults.retries, self._on_fault, self._on_down)
+        self._bare_confirm = station.confirm_writes
         self.acq = Acquisition(self.station, self.settings, clock)
         self.field = FieldControl(self, default_field_rate(self.settings, config))
         self.temperature = TemperatureControl(self)
@@ -235,6 +236,18 @@ class Engine:
     # ------------------------------------------------------------------ the run
     def run(self) -> str:
         """Run the plan from ``start_index``; return the final status."""
+        # the writes confirmed before each clock jump go through the run's fault guards, so a
+        # fault met there is reported and recorded like any other
+        bare, guarded = self._bare_confirm, self.station.confirm_writes
+        clock = self.clock if isinstance(self.clock, VirtualClock) else None
+        swapped = clock is not None and clock.replace_before_jump(bare, guarded)
+        try:
+            return self._run()
+        finally:
+            if clock is not None and swapped:
+                clock.replace_before_jump(guarded, bare)
+
+    def _run(self) -> str:
         self.state = "running"
         self.emit(RunStarted(self.clock.now(), self.plan, self.start_index, self.meta))
         status, reason = "completed", ""
