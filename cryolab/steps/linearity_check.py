@@ -81,13 +81,17 @@ class LinearityCheck(Step):
             current_nA = min(c for c, d in zip(self.currents_nA, off, strict=True)
                              if not d <= self.tolerance)
             at = taken[self.currents_nA.index(current_nA)]
-            least = min((p for p in at if p.T_sample_K > 0),
+            least = min((p for p in at if p.T_sample_K > 0 and p.channels[channel].R_ohm > 0),
                         key=lambda p: p.channels[channel].current_A ** 2
-                        * p.channels[channel].R_ohm / p.T_sample_K ** 5)
-            power_W = least.channels[channel].current_A ** 2 * least.channels[channel].R_ohm
-            T_heated = least.T_sample_K
+                        * p.channels[channel].R_ohm / p.T_sample_K ** 5, default=None)
             reason = (f"linearity check: ρ({name}) differs by {deviation:.2%} (> "
                       f"{self.tolerance:.0%}) at {current_nA:g} nA, {T_K:.4g} K ({summary})")
+            if least is None:  # no clean reading at that current to bound the heating by
+                ctx.note(f"{reason} — self-heating; no point flagged (no reading without "
+                         "overload at that current)", "warning")
+                continue
+            power_W = least.channels[channel].current_A ** 2 * least.channels[channel].R_ohm
+            T_heated = least.T_sample_K
             ctx.note(f"{reason} — self-heating: points with I²R/T⁵ ≥ {power_W:.3g} W / "
                      f"({T_heated:.4g} K)⁵ are flagged 'heated'", "warning")
             ctx.flag_heating(plan.source.name, power_W, T_heated, reason)
