@@ -463,8 +463,10 @@ def test_the_page_follows_a_live_night_and_shows_the_abort(tmp_path, browser):
     seq.write_text(SEQUENCE)
     out = tmp_path / "runs"
     out.mkdir()
-    with started("run", str(seq), "--sim", "--speed", "150", "--out", str(out),
-                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as run:
+    errors_file = tmp_path / "run.stderr"
+    with errors_file.open("w") as errors_out, \
+            started("run", str(seq), "--sim", "--speed", "150", "--out", str(out),
+                    stdout=subprocess.DEVNULL, stderr=errors_out) as run:
         path = wait_for(lambda: run_file(out), 60, "the run file")
         wait_for(lambda: points_in(path) > 0, 60, "the first points")
         monitor, address = start_monitor(str(out))  # a folder: the lab's shared folder
@@ -499,7 +501,13 @@ def test_the_page_follows_a_live_night_and_shows_the_abort(tmp_path, browser):
                 shutil.copy(shot, DOCS_SCREENSHOT)
 
             run.send_signal(signal.SIGTERM)
-            assert run.wait(timeout=60) == 1
+            try:
+                assert run.wait(timeout=60) == 1
+            except subprocess.TimeoutExpired:  # say where it hangs: SIGUSR1 dumps the threads
+                run.send_signal(signal.SIGUSR1)
+                wait_for(lambda: "Thread" in errors_file.read_text(), 10, "the thread dump")
+                pytest.fail("the run did not end within 60 s of SIGTERM:\n"
+                            + errors_file.read_text()[-6000:])
             wait_for(lambda: text_of(browser, "status") == "aborted", 10, "status aborted")
             assert "aborted" in text_of(browser, "live-message")
             assert browser.execute_script("return window.cryolabNotReloaded === true")
