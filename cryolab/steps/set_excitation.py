@@ -142,7 +142,7 @@ class SetExcitation(Step):
             temperature.regulate(max(T_now, self.probe_K))
             temperature.set_ramp(False, ctx.limits.max_temperature_ramp_K_per_min)
             temperature.set_setpoint(T_now)
-            if not go_to_temperature(ctx, self.probe_K, T_now, "the coldest temperature"):
+            if not go_to_temperature(ctx, self.probe_K, T_now, "the current's test temperature"):
                 ctx.note(f"not stable at {self.probe_K:g} K; choosing the current anyway",
                          "warning")
         ladder = current_ladder_nA(*ctx.limits.current_nA)
