@@ -13,6 +13,7 @@ from __future__ import annotations
 # once, so each command imports what it needs (numpy, h5py, scipy, matplotlib, Qt, the drivers)
 # when it runs.
 import argparse
+import contextlib
 import faulthandler
 import json
 import math
@@ -664,7 +665,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID`: where every thread of a process is
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        with contextlib.suppress(ValueError, OSError):  # a stderr with no file behind it
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
