@@ -494,7 +494,6 @@ def test_the_page_follows_a_live_night_and_shows_the_abort(tmp_path, browser):
             on_disk = points_in(path)
             wait_for(lambda: shown_points() >= on_disk, 3, "the page to catch up with the file")
             wait_for(lambda: "ends about" in text_of(browser, "end"), 10, "the end time")
-            time.sleep(0)  # (no bare waits: the screenshot is of the state just checked)
             shot = tmp_path / "monitor.png"
             browser.save_screenshot(str(shot))
             if os.environ.get("CRYOLAB_DOCS_SCREENSHOT"):

@@ -57,7 +57,26 @@ class InstantState:
         self.version += 1
 
 
-class InstantLockIn:
+class _Instant:
+    """The connection upkeep every stand-in shares: nothing to reconnect or confirm."""
+
+    model: str
+    name: str
+
+    def identify(self) -> str:
+        return f"cryolab,{self.model},{self.name},0"
+
+    def reconnect(self) -> None:
+        pass
+
+    def confirm(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class InstantLockIn(_Instant):
     """A lock-in reading one channel: its own current's voltage, or a source lock-in's."""
 
     model = "instant lock-in"
@@ -135,20 +154,8 @@ class InstantLockIn:
         self._cached = None
         return self.sensitivity_V
 
-    def identify(self) -> str:
-        return f"cryolab,{self.model},{self.name},0"
 
-    def reconnect(self) -> None:
-        pass
-
-    def confirm(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class InstantBridge:
+class InstantBridge(_Instant):
     """The MC thermometer in kelvin (its curve 'in the bridge'), the sample thermometer in
     ohms from the station's .340; the MC is at the setpoint while the heater regulates."""
 
@@ -222,20 +229,8 @@ class InstantBridge:
         self.limit_K = limit_K
         return True
 
-    def identify(self) -> str:
-        return f"cryolab,{self.model},{self.name},0"
 
-    def reconnect(self) -> None:
-        pass
-
-    def confirm(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class InstantMagnet:
+class InstantMagnet(_Instant):
     """At the target as soon as it is asked; refuses what its limits refuse, as the drivers
     do."""
 
@@ -275,18 +270,6 @@ class InstantMagnet:
         self._state.field_Oe = 0.0
         self._state.changed()
         self.status = MagnetStatus.AT_ZERO
-
-    def identify(self) -> str:
-        return f"cryolab,{self.model},{self.name},0"
-
-    def reconnect(self) -> None:
-        pass
-
-    def confirm(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def instant_station(config: StationConfig | None = None, *, R_xx_ohm: float = 2.5e4,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -434,7 +435,7 @@ def _split_outside_quotes(text: str, separator: str) -> list[str]:
 # ------------------------------------------------------------------------------ the interpreter
 
 
-class TableDevice:
+class TableDevice(ABC):
     """A simulated instrument that executes input lines against its class's ``table``.
 
     Subclasses set the table and the quirks below, implement ``command_error`` and may hook
@@ -502,12 +503,12 @@ class TableDevice:
             return [self.join_replies.join(replies)]
         return replies
 
-    def before_line(self) -> None:
+    def before_line(self) -> None:  # noqa: B027 — an optional hook: nothing by default
         """Called with the world locked before a line's commands run."""
 
-    def after_line(self) -> None:
+    def after_line(self) -> None:  # noqa: B027 — an optional hook: nothing by default
         """Called with the world locked after a line's commands ran."""
 
+    @abstractmethod
     def command_error(self, query: bool, unknown: bool) -> None:
         """Record an unknown command (``unknown``) or a bad argument; never a reply."""
-        raise NotImplementedError

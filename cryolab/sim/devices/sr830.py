@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import cmath
 import math
+from abc import abstractmethod
 
 from cryolab.sim.lockin import SR830_INPUT, LockinInput
 from cryolab.sim.protocol import (
@@ -65,18 +66,19 @@ class Register(Stored):
                          get=get, get_args=optional(int_in(0, bits - 1)), apply=apply)
 
 
-def _wrap_deg(p: float) -> float:
-    """Phases are kept in −180…180° (SR830 manual, PHAS)."""
+def wrap_deg(p: float) -> float:
+    """Phases are kept in −180…180° (SR830 and SR860 manuals, PHAS)."""
     return (p + 180.0) % 360.0 - 180.0
 
 
-class SR830Device(TableDevice):
-    """Command interpreter of one simulated SR830, wired into a world as one of its lock-ins
-    (``World.add_lockin``: which sample, which voltage, whose reference)."""
+class SRSLockinDevice(TableDevice):
+    """What the SRS lock-in twins share: wired into a world as one of its lock-ins
+    (``World.add_lockin``: which sample, which voltage, whose reference, through which input),
+    the standard event status register, and analog settings changed on the world's clock."""
 
     role = "lockin"
-    idn = "Stanford_Research_Systems,SR830,s/n46117,ver1.07"
     reply_terminator = "\n"
+    esr: int
 
     def __init__(self, world: World, name: str = "lockin", *, sample: str | None = None,
                  measures: str = "xx", driven_by: str | None = None,
@@ -85,6 +87,26 @@ class SR830Device(TableDevice):
         self.lk = world.add_lockin(name, sample=sample, measures=measures, driven_by=driven_by,
                                    input_stage=input_stage)
         self.reset()
+
+    @abstractmethod
+    def reset(self) -> None:
+        """The model's *RST defaults."""
+
+    def command_error(self, query: bool, unknown: bool) -> None:
+        self.esr |= ESR_CMD if unknown else ESR_EXE
+
+    def _change(self, **settings: float) -> None:
+        """New analog settings; the past ran with the old ones, so integrate up to now first."""
+        self.world.advance()
+        for key, value in settings.items():
+            setattr(self.lk.settings, key, value)
+        self.world.lockin_changed(self.lk)
+
+
+class SR830Device(SRSLockinDevice):
+    """Command interpreter of one simulated SR830."""
+
+    idn = "Stanford_Research_Systems,SR830,s/n46117,ver1.07"
 
     def reset(self) -> None:
         """*RST defaults (⚠ assumed from the front-panel defaults, not the SR830 manual's list)."""
@@ -99,17 +121,7 @@ class SR830Device(TableDevice):
         self.lias = 0
         self.errs = 0
 
-    def command_error(self, query: bool, unknown: bool) -> None:
-        self.esr |= ESR_CMD if unknown else ESR_EXE
-
     # ---------------------------------------------------------------- settings
-    def _change(self, **settings: float) -> None:
-        """New analog settings; the past ran with the old ones, so integrate up to now first."""
-        self.world.advance()
-        for key, value in settings.items():
-            setattr(self.lk.settings, key, value)
-        self.world.lockin_changed(self.lk)
-
     def set_frequency(self, f_Hz: float) -> None:
         if self.lk.settings.external_reference:  # FREQ needs the internal reference (p. 5-4)
             raise ValueError("FREQ with the external reference")
@@ -127,7 +139,7 @@ class SR830Device(TableDevice):
         self._change(amplitude_V=round(v / 0.002) * 0.002)
 
     def set_phase(self, p_deg: float) -> None:
-        self._change(phase_deg=_wrap_deg(p_deg))
+        self._change(phase_deg=wrap_deg(p_deg))
 
     def set_time_constant(self, i: int) -> None:
         self._change(tau_s=SR830.TIME_CONSTANTS[i])
@@ -189,7 +201,7 @@ class SR830Device(TableDevice):
     def auto_phase(self) -> None:
         z = self.world.lockin_output(self.lk)
         p = self.lk.settings.phase_deg + math.degrees(cmath.phase(z))
-        self._change(phase_deg=_wrap_deg(p))
+        self._change(phase_deg=wrap_deg(p))
 
     # ---------------------------------------------------------------- status
     def clear_status(self) -> None:

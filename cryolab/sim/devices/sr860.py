@@ -16,14 +16,12 @@ from __future__ import annotations
 import cmath
 import math
 
-from cryolab.sim.devices.sr830 import Register
-from cryolab.sim.lockin import SR830_INPUT, LockinInput
+from cryolab.sim.devices.sr830 import Register, SRSLockinDevice, wrap_deg
 from cryolab.sim.protocol import (
     Indexed,
     Row,
     Stored,
     Table,
-    TableDevice,
     bit,
     code_or_name,
     float_in,
@@ -33,11 +31,9 @@ from cryolab.sim.protocol import (
     rest,
     six_digits,
 )
-from cryolab.sim.world import World
 from instruments.lockin_filter import enbw_Hz
 from instruments.srs_sr860 import FILTER_SLOPES, SENSITIVITIES, SR860, TIME_CONSTANTS
 
-ESR_EXE, ESR_CMD = 16, 32
 # LIAS? / CUROVLDSTAT? bits (srsinst.sr860 Status.LiaStatusBitDict, OverloadStatusBitDict)
 CH1_OVERLOAD, CH2_OVERLOAD, UNLOCKED, INPUT_RANGE = 1, 2, 8, 16
 # *STB? bits 3 LIA and 5 ESB (srsinst.sr860 Status.SerialPollStatusBitDict); bit 2 (ERR)
@@ -60,28 +56,12 @@ PRESET = int_in(0, 3)
 CAPTURE_RATE_MAX_HZ = 1.25e6
 
 
-def _wrap_deg(p: float) -> float:
-    """Phases are kept in −180…180° (manual, PHAS)."""
-    return (p + 180.0) % 360.0 - 180.0
+class SR860Device(SRSLockinDevice):
+    """Command interpreter of one simulated SR860."""
 
-
-class SR860Device(TableDevice):
-    """Command interpreter of one simulated SR860, wired into a world as one of its lock-ins
-    (``World.add_lockin``: which sample, which voltage, whose reference)."""
-
-    role = "lockin"
     idn = "Stanford_Research_Systems,SR860,004025,V1.51"
-    reply_terminator = "\n"
     join_replies = ";"
     max_frequency_Hz = 500e3  # 2 MHz on the SR865
-
-    def __init__(self, world: World, name: str = "lockin", *, sample: str | None = None,
-                 measures: str = "xx", driven_by: str | None = None,
-                 input_stage: LockinInput = SR830_INPUT) -> None:
-        super().__init__(world, name)
-        self.lk = world.add_lockin(name, sample=sample, measures=measures, driven_by=driven_by,
-                                   input_stage=input_stage)
-        self.reset()
 
     def reset(self) -> None:
         """*RST defaults (⚠ assumed, as the SR830 twin's: 1 kHz, 1 V, 100 ms, 12 dB/oct, 1 V)."""
@@ -94,16 +74,7 @@ class SR860Device(TableDevice):
         self.esr = 0
         self.lias = 0
 
-    def command_error(self, query: bool, unknown: bool) -> None:
-        self.esr |= ESR_CMD if unknown else ESR_EXE
-
     # ---------------------------------------------------------------- settings
-    def _change(self, **settings: float) -> None:
-        """New analog settings; the past ran with the old ones, so integrate up to now first."""
-        self.world.advance()
-        for key, value in settings.items():
-            setattr(self.lk.settings, key, value)
-        self.world.lockin_changed(self.lk)
 
     def set_frequency(self, f_Hz: float) -> None:
         # FREQ sets the internal oscillator; with an external reference it waits there (manual)
@@ -186,7 +157,7 @@ class SR860Device(TableDevice):
 
     def auto_phase(self) -> None:
         z = self.world.lockin_output(self.lk)
-        self._change(phase_deg=_wrap_deg(self.lk.settings.phase_deg
+        self._change(phase_deg=wrap_deg(self.lk.settings.phase_deg
                                          + math.degrees(cmath.phase(z))))
 
     # ---------------------------------------------------------------- status
@@ -245,7 +216,7 @@ class SR860Device(TableDevice):
         Row("FREQDET", get=lambda d: six_digits(d.stored["HARM"] * d.reference_frequency_Hz())),
         Row("PHAS", get=lambda d: six_digits(d.lk.settings.phase_deg),
             set=float_in(-360e3, 360e3),
-            apply=lambda d, p: d._change(phase_deg=_wrap_deg(p))),
+            apply=lambda d, p: d._change(phase_deg=wrap_deg(p))),
         Stored("HARM", 1, set=int_in(1, 99)),  # detection stays at the first harmonic
         Stored("HARMDUAL", 1, set=int_in(1, 99)),
         Row("SLVL", get=lambda d: six_digits(d.lk.settings.amplitude_V), set=float_in(0.0, 2.0),
